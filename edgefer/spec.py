@@ -1,0 +1,154 @@
+"""The preprocessing spec: every number that turns a face crop or an audio window into a model input.
+
+One frozen object, saved as JSON beside every trained model and embedded in every exported ONNX file,
+so the live loop and the benchmarks rebuild exactly the inputs the model was trained on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from edgefer import CLASS_NAMES
+from edgefer.errors import EdgeferError
+
+FUSIONS: tuple[str, ...] = ("face", "voice", "early", "middle", "late")
+PRESET_NAMES: tuple[str, ...] = ("edge", "paper")
+
+
+@dataclass(frozen=True)
+class FaceSpec:
+    """How a face crop becomes the ``face`` input.
+
+    channels : 1 (grey, as FER2013 and M-LFW-FER are used) or 3 (BGR).
+    crop_margin : fraction of the detected box added on each side before the square crop, so a
+        detector's box frames a face the way the training crops do.
+    """
+
+    channels: int = 1
+    crop_margin: float = 0.10
+
+
+@dataclass(frozen=True)
+class VoiceSpec:
+    """How 16 kHz mono audio becomes the ``voice`` log-mel image.
+
+    window_s : seconds of audio in one model input (the live ring buffer holds this much).
+    min_clip_s : a clip shorter than this is refused; clips between this and ``window_s`` are centred
+        and padded with silence, as the live buffer holds silence around short utterances.
+    top_db : dynamic range kept below the window's loudest bin; the image maps [-top_db, 0] dB to [0, 1].
+    trim_db : silence trimming threshold for whole clips (training and files), below the clip's peak.
+    silence_dbfs : RMS level under which a window counts as silence (no voice modality).
+    """
+
+    sample_rate: int = 16000
+    window_s: float = 2.0
+    min_clip_s: float = 1.0
+    n_fft: int = 512
+    win_length: int = 400
+    hop_length: int = 160
+    n_mels: int = 64
+    fmin: float = 50.0
+    fmax: float = 8000.0
+    top_db: float = 80.0
+    trim_db: float = 40.0
+    silence_dbfs: float = -50.0
+
+    @property
+    def window_samples(self) -> int:
+        return int(round(self.window_s * self.sample_rate))
+
+    @property
+    def min_clip_samples(self) -> int:
+        return int(round(self.min_clip_s * self.sample_rate))
+
+
+@dataclass(frozen=True)
+class PreprocessSpec:
+    """Everything needed to make model inputs; both inputs are ``image_size`` square images.
+
+    Both modalities share one size because early fusion stacks them on the channel axis.
+    """
+
+    image_size: int = 64
+    face: FaceSpec = field(default_factory=FaceSpec)
+    voice: VoiceSpec = field(default_factory=VoiceSpec)
+    class_names: tuple[str, ...] = CLASS_NAMES
+    version: int = 1
+
+    def input_shape(self, name: str) -> tuple[int, int, int]:
+        """Shape (H, W, C) of the named model input, without the batch axis."""
+        if name == "face":
+            return (self.image_size, self.image_size, self.face.channels)
+        if name == "voice":
+            return (self.image_size, self.image_size, 1)
+        raise EdgeferError(f"unknown input name {name!r}: expected 'face' or 'voice'")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["class_names"] = list(self.class_names)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PreprocessSpec:
+        try:
+            return cls(
+                image_size=int(data["image_size"]),
+                face=FaceSpec(**data.get("face", {})),
+                voice=VoiceSpec(**data.get("voice", {})),
+                class_names=tuple(data.get("class_names", CLASS_NAMES)),
+                version=int(data.get("version", 1)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise EdgeferError(f"invalid preprocessing spec: {exc}") from exc
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, indent=2)
+
+    def digest(self) -> str:
+        """Short content hash: two specs with the same digest make identical inputs."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_json() + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> PreprocessSpec:
+        path = Path(path)
+        if not path.is_file():
+            raise EdgeferError(f"preprocessing spec not found: {path}")
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise EdgeferError(f"preprocessing spec is not valid JSON: {path} ({exc})") from exc
+        return cls.from_dict(data)
+
+
+def preset_spec(preset: str, image_size: int | None = None) -> PreprocessSpec:
+    """The spec of a model preset: ``edge`` (64 px, 64 mels) or ``paper`` (224 px, 128 mels)."""
+    if preset == "edge":
+        spec = PreprocessSpec(image_size=64, voice=VoiceSpec(n_mels=64))
+    elif preset == "paper":
+        spec = PreprocessSpec(image_size=224, voice=VoiceSpec(n_mels=128))
+    else:
+        raise EdgeferError(f"unknown preset {preset!r}: choose one of {', '.join(PRESET_NAMES)}")
+    if image_size is not None:
+        if image_size < 32:
+            raise EdgeferError(f"image size {image_size} is too small: the entry flow needs >= 32 px")
+        spec = replace(spec, image_size=image_size)
+    return spec
+
+
+def fusion_inputs(fusion: str) -> tuple[str, ...]:
+    """Names of the model inputs a fusion variant takes."""
+    if fusion == "face":
+        return ("face",)
+    if fusion == "voice":
+        return ("voice",)
+    if fusion in FUSIONS:
+        return ("face", "voice")
+    raise EdgeferError(f"unknown fusion {fusion!r}: choose one of {', '.join(FUSIONS)}")
