@@ -41,7 +41,7 @@ class VoiceSpec:
         and padded with silence, as the live buffer holds silence around short utterances.
     top_db : dynamic range kept below the window's loudest bin; the image maps [-top_db, 0] dB to [0, 1].
     trim_db : silence trimming threshold for whole clips (training and files), below the clip's peak.
-    silence_dbfs : RMS level under which a window counts as silence (no voice modality).
+    silence_dbfs : frame level (dBFS) under which a window counts as silence (no voice modality).
     """
 
     sample_rate: int = 16000
@@ -55,7 +55,7 @@ class VoiceSpec:
     fmax: float = 8000.0
     top_db: float = 80.0
     trim_db: float = 40.0
-    silence_dbfs: float = -50.0
+    silence_dbfs: float = -55.0
 
     @property
     def window_samples(self) -> int:

@@ -1,0 +1,36 @@
+# edgefer: the README's commands. Every target sets up .venv first (idempotent, offline after once).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+RUNS   ?= runs
+
+.PHONY: setup demo test lint format clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[cpu,train,dev]"
+	touch $(STAMP)
+
+setup: $(STAMP) ## create .venv with the runtime, training and test dependencies
+
+demo: $(STAMP) ## the main job: a short middle-fusion training run on real data, with its metrics
+	rm -rf $(RUNS)/demo-middle-edge
+	$(BIN)/edgefer train --fusion middle --preset edge --epochs 2 --limit-per-class 150 \
+		--output $(RUNS)/demo-middle-edge
+
+test: $(STAMP) ## the test suite (real data from ../shared/data or $$EDGEFER_DATA), then ruff
+	$(BIN)/python -m pytest -q
+	$(BIN)/ruff check edgefer tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check edgefer tests
+	$(BIN)/ruff format --check edgefer tests
+
+format: $(STAMP)
+	$(BIN)/ruff format edgefer tests
+	$(BIN)/ruff check --fix edgefer tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

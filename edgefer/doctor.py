@@ -1,0 +1,87 @@
+"""``edgefer doctor``: what this machine can run, in one table.
+
+Answers the first questions of a deployment: which backends import, which versions, whether the Haar
+cascade and the data are there, whether a GPU is visible. Imports each package lazily and reports
+failures instead of raising, so it works on a Jetson without TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import platform
+import shutil
+import subprocess
+from pathlib import Path
+
+from edgefer import __version__
+from edgefer.paths import data_root
+
+# (module, distributions that provide it, extra that installs it)
+PACKAGES: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("numpy", ("numpy",), "core"),
+    ("cv2", ("opencv-python", "opencv-python-headless", "opencv-contrib-python"), "core"),
+    ("librosa", ("librosa",), "core"),
+    ("soundfile", ("soundfile",), "core"),
+    ("av", ("av",), "core"),
+    ("onnx", ("onnx",), "core"),
+    ("onnxruntime", ("onnxruntime", "onnxruntime-gpu"), "cpu"),
+    ("tensorflow", ("tensorflow-cpu", "tensorflow"), "train"),
+    ("keras", ("keras",), "train"),
+    ("tf2onnx", ("tf2onnx",), "train"),
+    ("tensorrt", ("tensorrt", "tensorrt-cu12", "tensorrt-libs"), "trt"),
+    ("cuda", ("cuda-python", "cuda-bindings"), "trt"),
+    ("pycuda", ("pycuda",), "trt"),
+    ("sounddevice", ("sounddevice",), "live"),
+)
+
+
+def package_version(module: str, distributions: tuple[str, ...]) -> str | None:
+    """Version of an installed module, or None. Reads package metadata instead of importing, so the
+    doctor stays fast and quiet (importing TensorFlow takes seconds and logs to stderr)."""
+    if importlib.util.find_spec(module) is None:
+        return None
+    for dist in distributions:
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return "installed (JetPack or source build)"
+
+
+def haar_cascade_path() -> Path | None:
+    try:
+        import cv2
+    except ImportError:
+        return None
+    path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
+    return path if path.is_file() else None
+
+
+def gpu_name() -> str | None:
+    if shutil.which("nvidia-smi") is None:
+        return None
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def report() -> list[tuple[str, str, str]]:
+    """Rows of (item, status, detail)."""
+    rows = [("edgefer", "ok", __version__),
+            ("python", "ok", f"{platform.python_version()} ({platform.machine()})")]
+    for module, distributions, extra in PACKAGES:
+        version = package_version(module, distributions)
+        hint = f"pip install 'edgefer[{extra}]'" if extra != "core" else "reinstall edgefer"
+        rows.append((module, "ok" if version else "missing", version or hint))
+    cascade = haar_cascade_path()
+    rows.append(("haar cascade", "ok" if cascade else "missing",
+                 str(cascade) if cascade else "needs opencv-python < 5"))
+    data = data_root(required=False)
+    rows.append(("data", "ok" if data.is_dir() else "missing", str(data)))
+    gpu = gpu_name()
+    rows.append(("gpu", "ok" if gpu else "none", gpu or "CPU only (ONNX Runtime CPU backend)"))
+    return rows

@@ -1,0 +1,119 @@
+"""What a training run is: one frozen, JSON-serialisable config saved in the run folder.
+
+``--resume`` compares the saved config with the new one, so a run is never silently continued with
+other data, another variant or another seed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from edgefer.errors import EdgeferError
+from edgefer.paths import data_root
+from edgefer.spec import FUSIONS, PRESET_NAMES
+
+# Held out by default on the shared data: four RAVDESS actors (two male, two female) and both CREMA-D
+# actors, whose clips are also the audio of the audio-visual demo clips.
+DEFAULT_VOICE_TEST_ACTORS = ("ravdess:17", "ravdess:18", "ravdess:19", "ravdess:20",
+                             "cremad:1001", "cremad:1002")
+DEFAULT_VOICE_VAL_ACTORS = ("ravdess:15", "ravdess:16")
+
+# Fields that may change when a run is resumed (more epochs, another progress display).
+RESUMABLE_CHANGES = {"epochs", "output"}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run's result."""
+
+    output: Path
+    fusion: str = "middle"
+    preset: str = "edge"
+    image_size: int | None = None
+    faces: Path | None = None
+    voices: tuple[Path, ...] = ()
+    face_train_split: str = "train"
+    face_test_split: str = "val"
+    face_val_fraction: float = 0.1
+    voice_test_actors: tuple[str, ...] = DEFAULT_VOICE_TEST_ACTORS
+    voice_val_actors: tuple[str, ...] = DEFAULT_VOICE_VAL_ACTORS
+    mask_fraction: float = 0.8
+    limit_per_class: int | None = None
+    epochs: int = 10
+    batch_size: int = 32
+    learning_rate: float = 1e-4
+    seed: int = 0
+    voice_repeats: int = 10
+    augment: bool = True
+
+    def __post_init__(self) -> None:
+        if self.fusion not in FUSIONS:
+            raise EdgeferError(f"unknown fusion {self.fusion!r}: choose one of {', '.join(FUSIONS)}")
+        if self.preset not in PRESET_NAMES:
+            raise EdgeferError(
+                f"unknown preset {self.preset!r}: choose one of {', '.join(PRESET_NAMES)}"
+            )
+        if self.epochs < 1 or self.batch_size < 1 or self.voice_repeats < 1:
+            raise EdgeferError("epochs, batch size and voice repeats must be at least 1")
+        if not 0.0 <= self.mask_fraction <= 1.0:
+            raise EdgeferError(f"mask fraction must be in [0, 1], got {self.mask_fraction}")
+        if not 0.0 < self.face_val_fraction < 1.0:
+            raise EdgeferError(f"face validation fraction must be in (0, 1), got {self.face_val_fraction}")
+        if self.limit_per_class is not None and self.limit_per_class < 2:
+            raise EdgeferError("--limit-per-class must be at least 2")
+
+    @property
+    def uses_faces(self) -> bool:
+        return self.fusion != "voice"
+
+    @property
+    def uses_voices(self) -> bool:
+        return self.fusion != "face"
+
+    def face_root(self) -> Path:
+        return self.faces if self.faces is not None else data_root() / "faces" / "fer2013"
+
+    def voice_roots(self) -> tuple[Path, ...]:
+        if self.voices:
+            return self.voices
+        root = data_root() / "voice"
+        return (root / "ravdess", root / "cremad")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key, value in data.items():
+            if isinstance(value, Path):
+                data[key] = str(value)
+            elif isinstance(value, tuple):
+                data[key] = [str(v) for v in value]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        kwargs: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name not in data:
+                continue
+            value = data[f.name]
+            if f.name in ("output", "faces") and value is not None:
+                value = Path(value)
+            elif f.name == "voices":
+                value = tuple(Path(v) for v in value)
+            elif f.name in ("voice_test_actors", "voice_val_actors"):
+                value = tuple(value)
+            kwargs[f.name] = value
+        return cls(**kwargs)
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+
+    def check_resumable_from(self, saved: TrainConfig) -> None:
+        """Refuse to resume a run whose saved config differs in anything but the epochs."""
+        ours, theirs = self.to_dict(), saved.to_dict()
+        changed = sorted(k for k in ours if k not in RESUMABLE_CHANGES and ours[k] != theirs.get(k))
+        if changed:
+            detail = ", ".join(f"{k}: {theirs.get(k)!r} -> {ours[k]!r}" for k in changed)
+            raise EdgeferError(f"cannot resume: the run was started with other settings ({detail})")
