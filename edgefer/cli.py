@@ -46,50 +46,90 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks.")] = False,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     _state["debug"] = debug
 
 
-FUSION_HELP = ("face | voice (unimodal baselines), early (inputs stacked), middle (entry flows "
-               "merged; the paper's best), late (softmax outputs averaged)")
+FUSION_HELP = (
+    "face | voice (unimodal baselines), early (inputs stacked), middle (entry flows "
+    "merged; the paper's best), late (softmax outputs averaged)"
+)
 
 
 @app.command()
 def train(
     fusion: Annotated[str, typer.Option(help=FUSION_HELP)] = "middle",
-    preset: Annotated[str, typer.Option(help="edge (64 px, ~0.25-0.5 M params) or paper "
-                                              "(224 px, the paper's widths, 124-247 M params)")] = "edge",
-    output: Annotated[Path | None, typer.Option("--output", "-o",
-                      help="Run folder [default: runs/<fusion>-<preset>]")] = None,
+    preset: Annotated[
+        str,
+        typer.Option(
+            help="edge (64 px, ~0.25-0.5 M params) or paper "
+            "(224 px, the paper's widths, 124-247 M params)"
+        ),
+    ] = "edge",
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Run folder [default: runs/<fusion>-<preset>]"),
+    ] = None,
     epochs: Annotated[int, typer.Option(help="Epochs in total (also when resuming).")] = 10,
     batch_size: Annotated[int, typer.Option(help="Samples per step.")] = 32,
     seed: Annotated[int, typer.Option(help="Seeds splits, pairing, augmentation, weights.")] = 0,
-    resume: Annotated[bool, typer.Option(help="Continue the run in --output from its last "
-                                              "finished epoch.")] = False,
-    faces: Annotated[Path | None, typer.Option(help="Face folder: FER2013-style "
-                     "<split>/<emotion>/*.jpg or M-LFW-FER positive/negative/neutral "
-                     "[default: $EDGEFER_DATA/faces/fer2013]")] = None,
-    voices: Annotated[list[Path] | None, typer.Option(help="Voice folder(s): RAVDESS Actor_NN/ "
-                      "or CREMA-D clips; repeat the option for several [default: RAVDESS + "
-                      "CREMA-D under $EDGEFER_DATA/voice]")] = None,
-    image_size: Annotated[int | None, typer.Option(help="Override the preset's input size.")] = None,
-    mask_fraction: Annotated[float, typer.Option(help="Share of training faces given a "
-                                                      "synthetic mask.")] = 0.8,
-    voice_test_actors: Annotated[str, typer.Option(help="Comma-separated held-out voice actors; "
-                                 "'' = 20% of actors by seed.")] = ",".join(DEFAULT_VOICE_TEST_ACTORS),
-    voice_val_actors: Annotated[str, typer.Option(help="Comma-separated validation actors; "
-                                "'' = 15% of the rest by seed.")] = ",".join(DEFAULT_VOICE_VAL_ACTORS),
-    limit_per_class: Annotated[int | None, typer.Option(help="At most this many samples per "
-                               "class and split (quick runs).")] = None,
-    learning_rate: Annotated[float, typer.Option(help="Adam learning rate (the paper: 1e-4).")] = 1e-4,
-    voice_repeats: Annotated[int, typer.Option(help="Voice model: augmented passes over the "
-                                                    "clips per epoch.")] = 10,
-    augment: Annotated[bool, typer.Option(help="Paper's voice augmentation + light face "
-                                               "augmentation.")] = True,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print parameter counts of every "
-                       "variant of both presets and the data splits, then exit.")] = False,
+    resume: Annotated[
+        bool, typer.Option(help="Continue the run in --output from its last finished epoch.")
+    ] = False,
+    faces: Annotated[
+        Path | None,
+        typer.Option(
+            help="Face folder: FER2013-style "
+            "<split>/<emotion>/*.jpg or M-LFW-FER positive/negative/neutral "
+            "[default: $EDGEFER_DATA/faces/fer2013]"
+        ),
+    ] = None,
+    voices: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Voice folder(s): RAVDESS Actor_NN/ "
+            "or CREMA-D clips; repeat the option for several [default: RAVDESS + "
+            "CREMA-D under $EDGEFER_DATA/voice]"
+        ),
+    ] = None,
+    image_size: Annotated[
+        int | None, typer.Option(help="Override the preset's input size.")
+    ] = None,
+    mask_fraction: Annotated[
+        float, typer.Option(help="Share of training faces given a synthetic mask.")
+    ] = 0.8,
+    voice_test_actors: Annotated[
+        str, typer.Option(help="Comma-separated held-out voice actors; '' = 20% of actors by seed.")
+    ] = ",".join(DEFAULT_VOICE_TEST_ACTORS),
+    voice_val_actors: Annotated[
+        str, typer.Option(help="Comma-separated validation actors; '' = 15% of the rest by seed.")
+    ] = ",".join(DEFAULT_VOICE_VAL_ACTORS),
+    limit_per_class: Annotated[
+        int | None, typer.Option(help="At most this many samples per class and split (quick runs).")
+    ] = None,
+    learning_rate: Annotated[
+        float, typer.Option(help="Adam learning rate (the paper: 1e-4).")
+    ] = 1e-4,
+    voice_repeats: Annotated[
+        int, typer.Option(help="Voice model: augmented passes over the clips per epoch.")
+    ] = 10,
+    augment: Annotated[
+        bool, typer.Option(help="Paper's voice augmentation + light face augmentation.")
+    ] = True,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Print parameter counts of every "
+            "variant of both presets and the data splits, then exit.",
+        ),
+    ] = False,
 ) -> None:
     """Train one fusion variant; writes model.keras, spec.json, metrics.json, confusion.png.
 
@@ -102,12 +142,22 @@ def train(
         return tuple(a.strip() for a in text.split(",") if a.strip())
 
     config = TrainConfig(
-        output=output or Path("runs") / f"{fusion}-{preset}", fusion=fusion, preset=preset,
-        image_size=image_size, faces=faces, voices=tuple(voices or ()), epochs=epochs,
-        batch_size=batch_size, seed=seed, mask_fraction=mask_fraction,
-        voice_test_actors=actors(voice_test_actors), voice_val_actors=actors(voice_val_actors),
-        limit_per_class=limit_per_class, learning_rate=learning_rate,
-        voice_repeats=voice_repeats, augment=augment,
+        output=output or Path("runs") / f"{fusion}-{preset}",
+        fusion=fusion,
+        preset=preset,
+        image_size=image_size,
+        faces=faces,
+        voices=tuple(voices or ()),
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        mask_fraction=mask_fraction,
+        voice_test_actors=actors(voice_test_actors),
+        voice_val_actors=actors(voice_val_actors),
+        limit_per_class=limit_per_class,
+        learning_rate=learning_rate,
+        voice_repeats=voice_repeats,
+        augment=augment,
     )
     if dry_run:
         from edgefer.training.dry_run import dry_run as show

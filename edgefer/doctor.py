@@ -62,8 +62,13 @@ def gpu_name() -> str | None:
     if shutil.which("nvidia-smi") is None:
         return None
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=10, check=True)
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
@@ -71,15 +76,22 @@ def gpu_name() -> str | None:
 
 def report() -> list[tuple[str, str, str]]:
     """Rows of (item, status, detail)."""
-    rows = [("edgefer", "ok", __version__),
-            ("python", "ok", f"{platform.python_version()} ({platform.machine()})")]
+    rows = [
+        ("edgefer", "ok", __version__),
+        ("python", "ok", f"{platform.python_version()} ({platform.machine()})"),
+    ]
     for module, distributions, extra in PACKAGES:
         version = package_version(module, distributions)
         hint = f"pip install 'edgefer[{extra}]'" if extra != "core" else "reinstall edgefer"
         rows.append((module, "ok" if version else "missing", version or hint))
     cascade = haar_cascade_path()
-    rows.append(("haar cascade", "ok" if cascade else "missing",
-                 str(cascade) if cascade else "needs opencv-python < 5"))
+    rows.append(
+        (
+            "haar cascade",
+            "ok" if cascade else "missing",
+            str(cascade) if cascade else "needs opencv-python < 5",
+        )
+    )
     data = data_root(required=False)
     rows.append(("data", "ok" if data.is_dir() else "missing", str(data)))
     gpu = gpu_name()

@@ -23,8 +23,13 @@ def read_image(path: str | Path, grey: bool = False) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise EdgeferError(f"image not found: {path}")
+    data = path.read_bytes()
+    # OpenCV decodes a truncated JPEG without an error (grey fill); refuse it so a half-copied
+    # file never reaches training unnoticed.
+    if path.suffix.lower() in {".jpg", ".jpeg"} and b"\xff\xd9" not in data[-32:]:
+        raise EdgeferError(f"truncated JPEG (no end marker): {path}")
     flag = cv2.IMREAD_GRAYSCALE if grey else cv2.IMREAD_COLOR
-    image = cv2.imread(str(path), flag)
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), flag) if data else None
     if image is None or image.size == 0:
         raise EdgeferError(f"cannot decode image: {path}")
     return image
@@ -79,7 +84,7 @@ def _read_with_av(path: Path) -> tuple[np.ndarray, int]:
             for out in resampler.resample(None):
                 chunks.append(out.to_ndarray().reshape(-1))
             rate = int(stream.rate)
-    except av.FFmpegError as exc:
+    except (av.FFmpegError, OSError, ValueError) as exc:
         raise EdgeferError(f"cannot decode audio: {path} ({exc})") from exc
     audio = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
     return audio.astype(np.float32), rate

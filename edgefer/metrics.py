@@ -99,8 +99,15 @@ def plot_confusion(
     for i in ticks:
         for j in ticks:
             colour = "white" if norm[i, j] > 0.5 else "black"
-            ax.text(j, i, f"{matrix[i, j]}\n{norm[i, j]:.0%}", ha="center", va="center",
-                    fontsize=8, color=colour)
+            ax.text(
+                j,
+                i,
+                f"{matrix[i, j]}\n{norm[i, j]:.0%}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color=colour,
+            )
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -51,7 +51,9 @@ def face_tensor(crop: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
     """
     crop = np.asarray(crop)
     if crop.ndim not in (2, 3) or crop.shape[0] < 2 or crop.shape[1] < 2:
-        raise EdgeferError(f"face crop must be an (H, W) or (H, W, 3) image, got shape {crop.shape}")
+        raise EdgeferError(
+            f"face crop must be an (H, W) or (H, W, 3) image, got shape {crop.shape}"
+        )
     if crop.dtype != np.uint8:
         raise EdgeferError(f"face crop must be uint8, got {crop.dtype}")
     channels = spec.face.channels

@@ -138,7 +138,9 @@ def preset_spec(preset: str, image_size: int | None = None) -> PreprocessSpec:
         raise EdgeferError(f"unknown preset {preset!r}: choose one of {', '.join(PRESET_NAMES)}")
     if image_size is not None:
         if image_size < 32:
-            raise EdgeferError(f"image size {image_size} is too small: the entry flow needs >= 32 px")
+            raise EdgeferError(
+                f"image size {image_size} is too small: the entry flow needs >= 32 px"
+            )
         spec = replace(spec, image_size=image_size)
     return spec
 

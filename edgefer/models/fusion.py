@@ -37,13 +37,20 @@ def build_model(fusion: str, preset: str, spec: PreprocessSpec) -> keras.Model:
         x = layers.Concatenate(axis=-1, name="middle_concat")([face, voice])
         probs = trunk(x, arch, n_classes, "shared", OUTPUT_NAME)
     else:  # late; fusion_inputs has already refused unknown names
-        face = trunk(entry_flow(inputs["face"], arch, "face_entry"), arch, n_classes, "face",
-                     "face_probs")
-        voice = trunk(entry_flow(inputs["voice"], arch, "voice_entry"), arch, n_classes, "voice",
-                      "voice_probs")
+        face = trunk(
+            entry_flow(inputs["face"], arch, "face_entry"), arch, n_classes, "face", "face_probs"
+        )
+        voice = trunk(
+            entry_flow(inputs["voice"], arch, "voice_entry"),
+            arch,
+            n_classes,
+            "voice",
+            "voice_probs",
+        )
         probs = layers.Average(name=OUTPUT_NAME)([face, voice])
-    model = keras.Model(inputs=[inputs[n] for n in names], outputs=probs,
-                        name=f"edgefer_{fusion}_{preset}")
+    model = keras.Model(
+        inputs=[inputs[n] for n in names], outputs=probs, name=f"edgefer_{fusion}_{preset}"
+    )
     return model
 
 

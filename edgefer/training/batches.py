@@ -28,8 +28,9 @@ class EvalSet:
         return int(self.y.size)
 
 
-def epoch_length(fusion: str, faces: FaceArrays | None, voices: VoiceArrays | None,
-                 voice_repeats: int) -> int:
+def epoch_length(
+    fusion: str, faces: FaceArrays | None, voices: VoiceArrays | None, voice_repeats: int
+) -> int:
     """Samples in one epoch: every face once, or for the voice model every clip ``voice_repeats``
     times (augmented differently each time, as the paper augments voices to balance the sets)."""
     if fusion == "voice":
@@ -96,6 +97,8 @@ def eval_set(
         return EvalSet({"face": faces.x}, faces.y, None)
     assert voices is not None
     rng = np.random.default_rng(seed)
-    pairs = pair_by_class(faces.y, voices.y, rng) if matched else pair_random(faces.y, voices.y, rng)
+    pairs = (
+        pair_by_class(faces.y, voices.y, rng) if matched else pair_random(faces.y, voices.y, rng)
+    )
     groups = [voices.samples[i].group for i in pairs]
     return EvalSet({"face": faces.x, "voice": voices.x[pairs]}, faces.y, groups)

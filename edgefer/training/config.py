@@ -17,8 +17,14 @@ from edgefer.spec import FUSIONS, PRESET_NAMES
 
 # Held out by default on the shared data: four RAVDESS actors (two male, two female) and both CREMA-D
 # actors, whose clips are also the audio of the audio-visual demo clips.
-DEFAULT_VOICE_TEST_ACTORS = ("ravdess:17", "ravdess:18", "ravdess:19", "ravdess:20",
-                             "cremad:1001", "cremad:1002")
+DEFAULT_VOICE_TEST_ACTORS = (
+    "ravdess:17",
+    "ravdess:18",
+    "ravdess:19",
+    "ravdess:20",
+    "cremad:1001",
+    "cremad:1002",
+)
 DEFAULT_VOICE_VAL_ACTORS = ("ravdess:15", "ravdess:16")
 
 # Fields that may change when a run is resumed (more epochs, another progress display).
@@ -51,7 +57,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.fusion not in FUSIONS:
-            raise EdgeferError(f"unknown fusion {self.fusion!r}: choose one of {', '.join(FUSIONS)}")
+            raise EdgeferError(
+                f"unknown fusion {self.fusion!r}: choose one of {', '.join(FUSIONS)}"
+            )
         if self.preset not in PRESET_NAMES:
             raise EdgeferError(
                 f"unknown preset {self.preset!r}: choose one of {', '.join(PRESET_NAMES)}"
@@ -61,7 +69,9 @@ class TrainConfig:
         if not 0.0 <= self.mask_fraction <= 1.0:
             raise EdgeferError(f"mask fraction must be in [0, 1], got {self.mask_fraction}")
         if not 0.0 < self.face_val_fraction < 1.0:
-            raise EdgeferError(f"face validation fraction must be in (0, 1), got {self.face_val_fraction}")
+            raise EdgeferError(
+                f"face validation fraction must be in (0, 1), got {self.face_val_fraction}"
+            )
         if self.limit_per_class is not None and self.limit_per_class < 2:
             raise EdgeferError("--limit-per-class must be at least 2")
 

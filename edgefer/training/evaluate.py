@@ -28,8 +28,11 @@ def evaluate(model, data: EvalSet, class_names: tuple[str, ...]) -> dict[str, An
 
 
 def write_reports(
-    run_dir: Path, reports: dict[str, dict[str, Any]], class_names: tuple[str, ...],
-    extra: dict[str, Any], title: str,
+    run_dir: Path,
+    reports: dict[str, dict[str, Any]],
+    class_names: tuple[str, ...],
+    extra: dict[str, Any],
+    title: str,
 ) -> None:
     """``metrics.json`` with every evaluated set, and ``confusion_<set>.png`` for each; the primary
     set's matrix also as ``confusion.png``."""
@@ -37,7 +40,11 @@ def write_reports(
     for name, report in reports.items():
         matrix = np.asarray(report["confusion_matrix"])
         plot_confusion(matrix, class_names, f"{title}: {name}", run_dir / f"confusion_{name}.png")
-    plot_confusion(np.asarray(reports[primary]["confusion_matrix"]), class_names,
-                   f"{title}: {primary}", run_dir / "confusion.png")
+    plot_confusion(
+        np.asarray(reports[primary]["confusion_matrix"]),
+        class_names,
+        f"{title}: {primary}",
+        run_dir / "confusion.png",
+    )
     payload = {"primary": primary, **reports[primary], "sets": reports, **extra}
     (run_dir / "metrics.json").write_text(json.dumps(payload, indent=2) + "\n")

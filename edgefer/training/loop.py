@@ -26,8 +26,14 @@ from edgefer.training.config import TrainConfig
 from edgefer.training.evaluate import evaluate, write_reports
 from edgefer.training.prepare import TrainData, prepare_data
 
-RUN_FILES = ("config.json", "spec.json", "model.keras", "metrics.json", "confusion.png",
-             "history.json")
+RUN_FILES = (
+    "config.json",
+    "spec.json",
+    "model.keras",
+    "metrics.json",
+    "confusion.png",
+    "history.json",
+)
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -59,8 +65,11 @@ def _new_model(config: TrainConfig, spec: PreprocessSpec):
 
     _seed_everything(config.seed)
     model = build_model(config.fusion, config.preset, spec)
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -71,10 +80,14 @@ def _open_run(config: TrainConfig, resume: bool) -> tuple[PreprocessSpec, dict[s
     if resume:
         if not state_path.is_file() or not (run / "checkpoint.keras").is_file():
             raise EdgeferError(f"nothing to resume in {run}: no checkpoint.keras/state.json")
-        config.check_resumable_from(TrainConfig.from_dict(json.loads((run / "config.json").read_text())))
+        config.check_resumable_from(
+            TrainConfig.from_dict(json.loads((run / "config.json").read_text()))
+        )
         return PreprocessSpec.load(run / "spec.json"), json.loads(state_path.read_text())
     if run.exists() and any(run.iterdir()):
-        raise EdgeferError(f"run folder {run} is not empty: pass --resume to continue it, or --output")
+        raise EdgeferError(
+            f"run folder {run} is not empty: pass --resume to continue it, or --output"
+        )
     try:
         run.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -119,18 +132,35 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
             task = progress.add_task(f"epoch {epoch}/{config.epochs}", total=n_per_epoch, status="")
             started, logs = time.perf_counter(), {}
             model.reset_metrics()
-            for inputs, y in train_batches(config.fusion, faces, voices, config.batch_size, rng,
-                                           config.augment, config.voice_repeats):
+            for inputs, y in train_batches(
+                config.fusion,
+                faces,
+                voices,
+                config.batch_size,
+                rng,
+                config.augment,
+                config.voice_repeats,
+            ):
                 logs = model.train_on_batch(inputs, y, return_dict=True)
-                progress.update(task, advance=len(y),
-                                status=f"loss {logs['loss']:.3f} acc {logs['accuracy']:.3f}")
+                progress.update(
+                    task,
+                    advance=len(y),
+                    status=f"loss {logs['loss']:.3f} acc {logs['accuracy']:.3f}",
+                )
             val_report = evaluate(model, val, spec.class_names)
-            record = {"epoch": epoch, "loss": float(logs["loss"]),
-                      "accuracy": float(logs["accuracy"]), "val_accuracy": val_report["accuracy"],
-                      "val_macro_f1": val_report["macro_f1"],
-                      "seconds": round(time.perf_counter() - started, 1)}
-            progress.update(task, status=f"loss {record['loss']:.3f} acc {record['accuracy']:.3f} "
-                                         f"val {record['val_accuracy']:.3f}")
+            record = {
+                "epoch": epoch,
+                "loss": float(logs["loss"]),
+                "accuracy": float(logs["accuracy"]),
+                "val_accuracy": val_report["accuracy"],
+                "val_macro_f1": val_report["macro_f1"],
+                "seconds": round(time.perf_counter() - started, 1),
+            }
+            progress.update(
+                task,
+                status=f"loss {record['loss']:.3f} acc {record['accuracy']:.3f} "
+                f"val {record['val_accuracy']:.3f}",
+            )
             state["history"].append(record)
             if record["val_accuracy"] > state["best_val_accuracy"]:
                 state["best_val_accuracy"], state["best_epoch"] = record["val_accuracy"], epoch
@@ -144,8 +174,9 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
     return config.output
 
 
-def _final_reports(config: TrainConfig, spec: PreprocessSpec, data: TrainData, model,
-                   state: dict[str, Any]) -> None:
+def _final_reports(
+    config: TrainConfig, spec: PreprocessSpec, data: TrainData, model, state: dict[str, Any]
+) -> None:
     """Evaluate the best model on the held-out test sets and write metrics + confusion matrices."""
     fusion, seed = config.fusion, config.seed
     sets = {}
@@ -156,19 +187,30 @@ def _final_reports(config: TrainConfig, spec: PreprocessSpec, data: TrainData, m
         sets["test_unmasked"] = eval_set(fusion, data.faces_test_unmasked, data.voices_test, seed)
         if fusion != "face":
             sets["test_masked_random_voice"] = eval_set(
-                fusion, data.faces_test_masked, data.voices_test, seed, matched=False)
+                fusion, data.faces_test_masked, data.voices_test, seed, matched=False
+            )
     sets["val"] = eval_set(fusion, data.faces_val, data.voices_val, seed)
     reports = {name: evaluate(model, s, spec.class_names) for name, s in sets.items()}
     extra = {
-        "fusion": fusion, "preset": config.preset, "edgefer_version": __version__,
-        "best_epoch": state["best_epoch"], "epochs": state["epoch"],
-        "parameters": int(model.count_params()), "spec_digest": spec.digest(),
+        "fusion": fusion,
+        "preset": config.preset,
+        "edgefer_version": __version__,
+        "best_epoch": state["best_epoch"],
+        "epochs": state["epoch"],
+        "parameters": int(model.count_params()),
+        "spec_digest": spec.digest(),
         "skipped_files": data.skipped(),
     }
     write_reports(config.output, reports, spec.class_names, extra, f"{fusion} ({config.preset})")
 
 
 def _progress(console: Console) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeRemainingColumn(), TextColumn("{task.fields[status]}"), console=console,
-                    transient=False)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=console,
+        transient=False,
+    )

@@ -104,7 +104,9 @@ def prepare_data(
     if config.uses_faces:
         faces = split_faces(config)
         seed, mask = config.seed, config.mask_fraction
-        data.faces_train = load_face_array(faces["train"], spec, mask, seed, reporter("faces train"))
+        data.faces_train = load_face_array(
+            faces["train"], spec, mask, seed, reporter("faces train")
+        )
         data.faces_val = load_face_array(faces["val"], spec, mask, seed + 1, reporter("faces val"))
         data.faces_test_masked = load_face_array(
             faces["test"], spec, 1.0, seed + 2, reporter("faces test (masked)")

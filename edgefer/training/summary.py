@@ -15,5 +15,7 @@ def print_summary(run: Path, console: Console) -> None:
     for column in ("set", "n", "accuracy", "macro-F1"):
         table.add_column(column, justify="right" if column != "set" else "left")
     for name, report in metrics["sets"].items():
-        table.add_row(name, str(report["n"]), f"{report['accuracy']:.3f}", f"{report['macro_f1']:.3f}")
+        table.add_row(
+            name, str(report["n"]), f"{report['accuracy']:.3f}", f"{report['macro_f1']:.3f}"
+        )
     console.print(table)

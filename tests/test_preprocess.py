@@ -1,0 +1,138 @@
+"""The shared preprocessing on real faces and real voices: shapes, ranges, determinism, errors."""
+
+from __future__ import annotations
+
+import librosa
+import numpy as np
+import pytest
+
+from edgefer.errors import EdgeferError
+from edgefer.media import read_audio, read_image
+from edgefer.preprocess import (
+    centre_window,
+    clip_tensor,
+    clip_window,
+    crop_face,
+    face_tensor,
+    is_silent,
+    log_mel,
+    voice_tensor,
+)
+from edgefer.spec import FaceSpec, PreprocessSpec, preset_spec
+
+EDGE = preset_spec("edge")
+
+
+@pytest.fixture(scope="module")
+def real_face(fer_dir):
+    return read_image(sorted((fer_dir / "val" / "happy").glob("*.jpg"))[0], grey=True)
+
+
+@pytest.fixture(scope="module")
+def real_clip(ravdess_dir):
+    return read_audio(ravdess_dir / "Actor_01" / "03-01-05-02-01-01-01.flac")
+
+
+def test_face_tensor_of_a_real_crop_has_model_shape_and_unit_range(real_face):
+    tensor = face_tensor(real_face, EDGE)
+    assert tensor.shape == (64, 64, 1) and tensor.dtype == np.float32
+    assert 0.0 <= tensor.min() < 0.2 and 0.8 < tensor.max() <= 1.0
+    np.testing.assert_array_equal(tensor, face_tensor(real_face.copy(), EDGE))
+
+
+def test_face_tensor_of_bgr_equals_grey_conversion(real_face):
+    bgr = np.dstack([real_face] * 3)
+    np.testing.assert_allclose(face_tensor(bgr, EDGE), face_tensor(real_face, EDGE), atol=1 / 255)
+    colour_spec = PreprocessSpec(image_size=32, face=FaceSpec(channels=3))
+    assert face_tensor(real_face, colour_spec).shape == (32, 32, 3)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [np.zeros((64, 64), np.float32), np.zeros((1, 64), np.uint8), np.zeros((4, 4, 4, 4), np.uint8)],
+)
+def test_face_tensor_refuses_wrong_images(bad):
+    with pytest.raises(EdgeferError):
+        face_tensor(bad, EDGE)
+
+
+def test_crop_face_is_square_with_margin_and_clipped_at_the_border():
+    frame = np.arange(200 * 300, dtype=np.uint32).reshape(200, 300).astype(np.uint8)
+    crop = crop_face(frame, (100, 50, 50, 60), EDGE)
+    side = round(60 * (1 + 2 * EDGE.face.crop_margin))
+    assert crop.shape == (side, side)
+    corner = crop_face(frame, (0, 0, 40, 40), EDGE)
+    assert corner.shape[0] < round(40 * 1.2) and corner.shape[0] == corner.shape[1]
+    with pytest.raises(EdgeferError):
+        crop_face(frame, (500, 500, 20, 20), EDGE)
+
+
+def test_log_mel_matches_librosa_reference(real_clip):
+    voice = EDGE.voice
+    window = clip_window(real_clip, voice)
+    reference = librosa.power_to_db(
+        librosa.feature.melspectrogram(
+            y=window,
+            sr=voice.sample_rate,
+            n_fft=voice.n_fft,
+            hop_length=voice.hop_length,
+            win_length=voice.win_length,
+            n_mels=voice.n_mels,
+            fmin=voice.fmin,
+            fmax=voice.fmax,
+            center=True,
+            pad_mode="constant",
+        ),
+        ref=np.max,
+        top_db=voice.top_db,
+    )
+    ours = log_mel(window, voice)
+    assert (
+        ours.shape
+        == reference.shape
+        == (voice.n_mels, 1 + voice.window_samples // voice.hop_length)
+    )
+    assert np.abs(ours - reference).max() < 1e-2
+
+
+def test_voice_tensor_of_a_real_clip_has_model_shape_and_unit_range(real_clip):
+    tensor = clip_tensor(real_clip, EDGE)
+    assert tensor.shape == (64, 64, 1) and tensor.dtype == np.float32
+    assert tensor.min() >= 0.0 and tensor.max() <= 1.0 and tensor.max() > 0.8
+    np.testing.assert_array_equal(tensor, clip_tensor(real_clip.copy(), EDGE))
+    # low frequencies (bottom rows) carry more energy than the top for speech
+    assert tensor[-16:].mean() > tensor[:16].mean()
+
+
+def test_clip_window_centres_on_speech_and_pads_short_clips(real_clip):
+    voice = EDGE.voice
+    window = clip_window(real_clip, voice)
+    assert window.size == voice.window_samples
+    loudest = np.abs(real_clip).argmax()
+    start = int(
+        np.flatnonzero(
+            np.all(np.lib.stride_tricks.sliding_window_view(real_clip, 64) == window[:64], axis=1)
+        )[0]
+    )
+    assert start <= loudest < start + voice.window_samples
+    short = real_clip[loudest - 9000 : loudest + 9000]  # 1.125 s, above the 1 s minimum
+    padded = clip_window(short, voice)
+    assert padded.size == voice.window_samples and padded[:1000].max() == 0.0
+
+
+def test_too_short_and_silent_clips_are_refused(real_clip):
+    with pytest.raises(EdgeferError, match="shorter"):
+        clip_window(real_clip[:8000], EDGE.voice)
+    with pytest.raises(EdgeferError, match="silent"):
+        clip_window(np.zeros(40000, np.float32), EDGE.voice)
+    assert is_silent(np.random.default_rng(0).normal(0, 1e-4, 32000).astype(np.float32), EDGE.voice)
+    assert not is_silent(clip_window(real_clip, EDGE.voice), EDGE.voice)
+
+
+def test_voice_tensor_cuts_or_pads_any_window_length(real_clip):
+    assert voice_tensor(real_clip, EDGE).shape == (64, 64, 1)
+    assert centre_window(real_clip[:100], 50, 400).size == 400
+    with pytest.raises(EdgeferError):
+        voice_tensor(np.zeros((2, 100), np.float32), EDGE)
+    with pytest.raises(EdgeferError):
+        voice_tensor(np.array([np.nan] * 32000, np.float32), EDGE)
