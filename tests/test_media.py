@@ -40,8 +40,11 @@ def test_missing_and_corrupt_files_are_user_errors(tmp_path):
         read_audio(tmp_path / "bad.wav")
     with pytest.raises(EdgeferError):
         read_audio(tmp_path / "bad.mp3")
-    with pytest.raises(EdgeferError, match="decode"):
+    with pytest.raises(EdgeferError, match="truncated JPEG"):
         read_image(tmp_path / "bad.jpg")
+    (tmp_path / "bad.png").write_bytes(b"not a png at all")
+    with pytest.raises(EdgeferError, match="cannot decode"):
+        read_image(tmp_path / "bad.png")
 
 
 def test_truncated_jpeg_is_refused_not_grey_filled(fer_dir, tmp_path):
