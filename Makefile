@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 RUNS   ?= runs
 
-.PHONY: setup demo test lint format clean
+.PHONY: setup demo test lint format clean train-all
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ demo: $(STAMP) ## the main job: a short middle-fusion training run on real data,
 test: $(STAMP) ## the test suite (real data from ../shared/data or $$EDGEFER_DATA), then ruff
 	$(BIN)/python -m pytest -q
 	$(BIN)/ruff check edgefer tests
+
+train-all: $(STAMP) ## train the five edge variants on ../shared/data (hours on 2 cores; resumable)
+	scripts/train-all.sh $(RUNS)/shipped
 
 lint: $(STAMP)
 	$(BIN)/ruff check edgefer tests

@@ -159,6 +159,7 @@ def train(
         voice_repeats=voice_repeats,
         augment=augment,
     )
+    config.check_paths()
     if dry_run:
         from edgefer.training.dry_run import dry_run as show
 

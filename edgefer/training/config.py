@@ -92,6 +92,15 @@ class TrainConfig:
         root = data_root() / "voice"
         return (root / "ravdess", root / "cremad")
 
+    def check_paths(self) -> None:
+        """Fail fast, before TensorFlow is imported, on a dataset folder that does not exist."""
+        folders = [("face", self.face_root())] if self.uses_faces else []
+        if self.uses_voices:
+            folders += [("voice", root) for root in self.voice_roots()]
+        for kind, folder in folders:
+            if not folder.is_dir():
+                raise EdgeferError(f"{kind} dataset folder not found: {folder}")
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         for key, value in data.items():

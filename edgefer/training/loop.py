@@ -104,7 +104,7 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
     console = console or Console(stderr=True)
     spec, state = _open_run(config, resume)
     config.save(config.output / "config.json")
-    with _progress(console) as progress:
+    with _progress(console, transient=True) as progress:
         task = progress.add_task("loading data", total=None, status="")
 
         def on_load(label: str, done: int, total: int) -> None:
@@ -130,9 +130,8 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
             _seed_everything(config.seed * 1000 + epoch)
             rng = np.random.default_rng([config.seed, epoch])
             task = progress.add_task(f"epoch {epoch}/{config.epochs}", total=n_per_epoch, status="")
-            started, logs = time.perf_counter(), {}
-            model.reset_metrics()
-            for inputs, y in train_batches(
+            started = time.perf_counter()
+            batches = train_batches(
                 config.fusion,
                 faces,
                 voices,
@@ -140,18 +139,13 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
                 rng,
                 config.augment,
                 config.voice_repeats,
-            ):
-                logs = model.train_on_batch(inputs, y, return_dict=True)
-                progress.update(
-                    task,
-                    advance=len(y),
-                    status=f"loss {logs['loss']:.3f} acc {logs['accuracy']:.3f}",
-                )
+            )
+            loss, accuracy = _train_epoch(model, batches, progress, task)
             val_report = evaluate(model, val, spec.class_names)
             record = {
                 "epoch": epoch,
-                "loss": float(logs["loss"]),
-                "accuracy": float(logs["accuracy"]),
+                "loss": loss,
+                "accuracy": accuracy,
                 "val_accuracy": val_report["accuracy"],
                 "val_macro_f1": val_report["macro_f1"],
                 "seconds": round(time.perf_counter() - started, 1),
@@ -172,6 +166,24 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
     best = keras.models.load_model(config.output / "model.keras")
     _final_reports(config, spec, data, best, state)
     return config.output
+
+
+def _train_epoch(model, batches, progress: Progress, task) -> tuple[float, float]:
+    """One pass over ``batches``; returns the epoch's sample-weighted mean loss and accuracy.
+
+    Keras 3's ``train_on_batch`` resets its metrics on every call, so the running means are kept
+    here rather than read from its logs.
+    """
+    seen, loss_sum, hits = 0, 0.0, 0.0
+    for inputs, y in batches:
+        logs = model.train_on_batch(inputs, y, return_dict=True)
+        seen += len(y)
+        loss_sum += float(logs["loss"]) * len(y)
+        hits += float(logs["accuracy"]) * len(y)
+        progress.update(
+            task, advance=len(y), status=f"loss {loss_sum / seen:.3f} acc {hits / seen:.3f}"
+        )
+    return loss_sum / max(seen, 1), hits / max(seen, 1)
 
 
 def _final_reports(
@@ -204,7 +216,7 @@ def _final_reports(
     write_reports(config.output, reports, spec.class_names, extra, f"{fusion} ({config.preset})")
 
 
-def _progress(console: Console) -> Progress:
+def _progress(console: Console, transient: bool = False) -> Progress:
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -212,5 +224,5 @@ def _progress(console: Console) -> Progress:
         TimeRemainingColumn(),
         TextColumn("{task.fields[status]}"),
         console=console,
-        transient=False,
+        transient=transient,
     )

@@ -1,0 +1,72 @@
+"""The command line as a user meets it: help that teaches, placeholders that fail, one-line errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.cli_helpers import error_lines, run_cli
+
+
+def test_help_lists_every_command():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for command in ("train", "export", "build-engine", "run", "bench", "doctor"):
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize(
+    "command", [["export", "x"], ["build-engine", "x.onnx"], ["run"], ["bench", "x"]]
+)
+def test_commands_of_later_issues_say_so_and_exit_non_zero(command):
+    result = run_cli(*command)
+    assert result.returncode != 0
+    assert "arrives with" in result.stderr
+
+
+def test_doctor_reports_backends_and_data():
+    result = run_cli("doctor")
+    assert result.returncode == 0
+    for item in ("onnxruntime", "tensorrt", "haar cascade", "data"):
+        assert item in result.stdout
+
+
+def test_train_help_explains_fusions_and_resume():
+    result = run_cli("train", "--help")
+    assert result.returncode == 0
+    for word in ("middle", "late", "--resume", "--dry-run", "--preset"):
+        assert word in result.stdout
+
+
+def test_unknown_fusion_is_one_line_and_exit_2(tmp_path):
+    result = run_cli("train", "--fusion", "sideways", "--output", str(tmp_path / "r"))
+    assert result.returncode == 2
+    lines = error_lines(result)
+    assert len(lines) == 1 and "unknown fusion 'sideways'" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_dataset_folder_is_one_line_and_exit_2(tmp_path):
+    result = run_cli(
+        "train",
+        "--fusion",
+        "face",
+        "--faces",
+        str(tmp_path / "nowhere"),
+        "--output",
+        str(tmp_path / "r"),
+    )
+    assert result.returncode == 2
+    lines = error_lines(result)
+    assert len(lines) == 1 and "nowhere" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_dry_run_prints_parameter_counts_of_both_presets():
+    result = run_cli("train", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "edge (64 px)" in out and "paper (224 px)" in out
+    assert "357,987" in out  # edge middle fusion
+    assert "125,606,557" in out  # paper middle fusion
+    assert "voices test" in out and "faces train" in out
