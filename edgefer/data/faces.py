@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgefer.data.labels import FER_EMOTIONS, FER_LABELS, MLFW_LABELS, LabelMap
-from edgefer.data.samples import Sample, require_all_classes
+from edgefer.data.samples import Sample, list_files, require_all_classes
 from edgefer.errors import EdgeferError
 from edgefer.media import IMAGE_SUFFIXES
 
@@ -21,15 +21,8 @@ FACE_LAYOUTS: tuple[str, ...] = ("fer2013", "mlfw")
 
 
 def list_images(folder: Path) -> list[Path]:
-    """Image files under ``folder`` (any depth), sorted by relative path; hidden files ignored."""
-    files = [
-        p
-        for p in folder.rglob("*")
-        if p.suffix.lower() in IMAGE_SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-        and p.is_file()
-    ]
-    return sorted(files, key=lambda p: p.relative_to(folder).as_posix())
+    """Image files under ``folder`` (any depth), in a machine-independent order."""
+    return list_files(folder, IMAGE_SUFFIXES)
 
 
 def _split_folder(root: str | Path, split: str | None) -> Path:

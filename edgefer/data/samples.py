@@ -62,3 +62,17 @@ def require_all_classes(
     missing = [name for name, n in counts.items() if n == 0]
     if missing:
         raise EdgeferError(f"no samples of class {', '.join(missing)} found in {where}")
+
+
+def list_files(folder: Path, suffixes: Iterable[str]) -> list[Path]:
+    """Files under ``folder`` (any depth) with one of ``suffixes``, sorted by relative path so the
+    order is the same on every machine; hidden files and folders are ignored."""
+    allowed = {suffix.lower() for suffix in suffixes}
+    files = [
+        p
+        for p in folder.rglob("*")
+        if p.suffix.lower() in allowed
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        and p.is_file()
+    ]
+    return sorted(files, key=lambda p: p.relative_to(folder).as_posix())

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from edgefer.data.labels import CREMAD_LABELS, RAVDESS_EMOTIONS, RAVDESS_LABELS, LabelMap
-from edgefer.data.samples import Sample, require_all_classes
+from edgefer.data.samples import Sample, list_files, require_all_classes
 from edgefer.errors import EdgeferError
 
 RAVDESS_SUFFIXES = {".wav", ".flac"}
@@ -86,15 +86,7 @@ def list_audio(root: str | Path, suffixes: set[str] | Sequence[str], what: str) 
     root = Path(root)
     if not root.is_dir():
         raise EdgeferError(f"{what} folder not found: {root}")
-    allowed = {s.lower() for s in suffixes}
-    files = [
-        p
-        for p in root.rglob("*")
-        if p.suffix.lower() in allowed
-        and not any(part.startswith(".") for part in p.relative_to(root).parts)
-        and p.is_file()
-    ]
-    return sorted(files, key=lambda p: p.relative_to(root).as_posix())
+    return list_files(root, suffixes)
 
 
 def _warn_skipped(skipped: list[Path], what: str) -> None:

@@ -78,69 +78,53 @@ def _regulariser(arch: Architecture) -> keras.regularizers.Regularizer:
     return keras.regularizers.L2(arch.l2)
 
 
+def _conv_bn(x, filters: int, kernel: int, name: str, strides: int = 1, reg=None):
+    """Conv2D without bias followed by BatchNorm (the bias would be cancelled by the BN shift)."""
+    x = layers.Conv2D(
+        filters,
+        kernel,
+        strides=strides,
+        padding="same",
+        use_bias=False,
+        kernel_regularizer=reg,
+        name=name,
+    )(x)
+    return layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
+
+
+def _sepconv_bn(x, filters: int, name: str, reg=None):
+    """3x3 SeparableConv2D without bias followed by BatchNorm."""
+    x = layers.SeparableConv2D(
+        filters,
+        3,
+        padding="same",
+        use_bias=False,
+        depthwise_regularizer=reg,
+        pointwise_regularizer=reg,
+        name=name,
+    )(x)
+    return layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
+
+
 def entry_flow(x, arch: Architecture, prefix: str):
     """Stem (two Conv2D, the first with stride 2) and residual SeparableConv2D blocks, each halving
     the resolution; L2 on every kernel as the paper specifies for the entry flow."""
     reg = _regulariser(arch)
     first, second = arch.stem_filters
-    x = layers.Conv2D(
-        first,
-        3,
-        strides=2,
-        padding="same",
-        use_bias=False,
-        kernel_regularizer=reg,
-        name=f"{prefix}_stem_conv1",
-    )(x)
-    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{prefix}_stem_bn1")(x)
-    x = layers.ReLU(name=f"{prefix}_stem_relu1")(x)
-    x = layers.Conv2D(
-        second,
-        3,
-        padding="same",
-        use_bias=False,
-        kernel_regularizer=reg,
-        name=f"{prefix}_stem_conv2",
-    )(x)
-    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{prefix}_stem_bn2")(x)
-    x = layers.ReLU(name=f"{prefix}_stem_relu2")(x)
+    x = layers.ReLU(name=f"{prefix}_stem_relu1")(
+        _conv_bn(x, first, 3, f"{prefix}_stem_conv1", strides=2, reg=reg)
+    )
+    x = layers.ReLU(name=f"{prefix}_stem_relu2")(
+        _conv_bn(x, second, 3, f"{prefix}_stem_conv2", reg=reg)
+    )
     for i, filters in enumerate(arch.entry_filters, start=1):
         name = f"{prefix}_block{i}"
-        shortcut = layers.Conv2D(
-            filters,
-            1,
-            strides=2,
-            padding="same",
-            use_bias=False,
-            kernel_regularizer=reg,
-            name=f"{name}_shortcut",
-        )(x)
-        shortcut = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_shortcut_bn")(
-            shortcut
-        )
+        shortcut = _conv_bn(x, filters, 1, f"{name}_shortcut", strides=2, reg=reg)
         if i > 1:
             x = layers.ReLU(name=f"{name}_relu1")(x)
-        x = layers.SeparableConv2D(
-            filters,
-            3,
-            padding="same",
-            use_bias=False,
-            depthwise_regularizer=reg,
-            pointwise_regularizer=reg,
-            name=f"{name}_sepconv1",
-        )(x)
-        x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn1")(x)
+        x = _sepconv_bn(x, filters, f"{name}_sepconv1", reg)
         x = layers.ReLU(name=f"{name}_relu2")(x)
-        x = layers.SeparableConv2D(
-            filters,
-            3,
-            padding="same",
-            use_bias=False,
-            depthwise_regularizer=reg,
-            pointwise_regularizer=reg,
-            name=f"{name}_sepconv2",
-        )(x)
-        x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn2")(x)
+        x = _sepconv_bn(x, filters, f"{name}_sepconv2", reg)
         x = layers.MaxPooling2D(3, strides=2, padding="same", name=f"{name}_pool")(x)
         x = layers.Add(name=f"{name}_add")([x, shortcut])
     return x
@@ -149,28 +133,17 @@ def entry_flow(x, arch: Architecture, prefix: str):
 def middle_flow(x, arch: Architecture, prefix: str):
     """Three SeparableConv2D layers in one residual block; a 1x1 projection matches the widths
     (the middle fusion feeds it the concatenation of two entry flows)."""
-    shortcut = layers.Conv2D(
-        arch.middle_filters, 1, padding="same", use_bias=False, name=f"{prefix}_shortcut"
-    )(x)
-    shortcut = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{prefix}_shortcut_bn")(
-        shortcut
-    )
+    shortcut = _conv_bn(x, arch.middle_filters, 1, f"{prefix}_shortcut")
     for i in range(1, arch.middle_layers + 1):
         x = layers.ReLU(name=f"{prefix}_relu{i}")(x)
-        x = layers.SeparableConv2D(
-            arch.middle_filters, 3, padding="same", use_bias=False, name=f"{prefix}_sepconv{i}"
-        )(x)
-        x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{prefix}_bn{i}")(x)
+        x = _sepconv_bn(x, arch.middle_filters, f"{prefix}_sepconv{i}")
     return layers.Add(name=f"{prefix}_add")([x, shortcut])
 
 
 def exit_flow(x, arch: Architecture, prefix: str):
     """Two SeparableConv2D layers of ``exit_filters``, max pooling, then one feature vector."""
     for i in range(1, arch.exit_layers + 1):
-        x = layers.SeparableConv2D(
-            arch.exit_filters, 3, padding="same", use_bias=False, name=f"{prefix}_sepconv{i}"
-        )(x)
-        x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{prefix}_bn{i}")(x)
+        x = _sepconv_bn(x, arch.exit_filters, f"{prefix}_sepconv{i}")
         x = layers.ReLU(name=f"{prefix}_relu{i}")(x)
     x = layers.MaxPooling2D(3, strides=2, padding="same", name=f"{prefix}_pool")(x)
     if arch.pooling == "flatten":
