@@ -88,3 +88,26 @@ def _read_with_av(path: Path) -> tuple[np.ndarray, int]:
         raise EdgeferError(f"cannot decode audio: {path} ({exc})") from exc
     audio = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
     return audio.astype(np.float32), rate
+
+
+def read_video_frames(path: str | Path, max_frames: int | None = None) -> list[np.ndarray]:
+    """Decode a video file's frames as uint8 BGR arrays (PyAV), evenly subsampled to at most
+    ``max_frames``. Used for clips (evaluation, tests); the live loop streams instead."""
+    import av
+
+    path = Path(path)
+    if not path.is_file():
+        raise EdgeferError(f"video file not found: {path}")
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise EdgeferError(f"no video track in {path}")
+            frames = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise EdgeferError(f"cannot decode video: {path} ({exc})") from exc
+    if not frames:
+        raise EdgeferError(f"video holds no frames: {path}")
+    if max_frames is not None and len(frames) > max_frames:
+        picks = np.linspace(0, len(frames) - 1, max_frames).round().astype(int)
+        frames = [frames[i] for i in picks]
+    return frames

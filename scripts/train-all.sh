@@ -17,6 +17,7 @@ for fusion in ${FUSIONS:-middle face voice early late}; do
   resume=()
   [ -f "$out/state.json" ] && resume=(--resume)
   echo "== $fusion: training to epoch $epochs in $out ${resume[*]}"
-  "$edgefer" train --fusion "$fusion" --preset edge --epochs "$epochs" --seed 0 \
+  # shellcheck disable=SC2086  # EDGEFER may be a command with arguments
+  $edgefer train --fusion "$fusion" --preset edge --epochs "$epochs" --seed 0 \
     --output "$out" "${resume[@]}"
 done

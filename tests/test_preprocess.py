@@ -57,14 +57,16 @@ def test_face_tensor_refuses_wrong_images(bad):
 
 
 def test_crop_face_is_square_with_margin_and_clipped_at_the_border():
+    spec = PreprocessSpec(image_size=64, face=FaceSpec(crop_margin=0.2))
     frame = np.arange(200 * 300, dtype=np.uint32).reshape(200, 300).astype(np.uint8)
-    crop = crop_face(frame, (100, 50, 50, 60), EDGE)
-    side = round(60 * (1 + 2 * EDGE.face.crop_margin))
-    assert crop.shape == (side, side)
-    corner = crop_face(frame, (0, 0, 40, 40), EDGE)
-    assert corner.shape[0] < round(40 * 1.2) and corner.shape[0] == corner.shape[1]
+    crop = crop_face(frame, (100, 50, 50, 60), spec)
+    assert crop.shape == (84, 84)  # 60 px + 20 % on each side, square
+    np.testing.assert_array_equal(crop[0], frame[38, 83:167])  # centred on the box
+    corner = crop_face(frame, (0, 0, 40, 40), spec)
+    assert corner.shape == (48, 48)  # 56 px square centred at (20, 20), clipped at 0
+    assert crop_face(frame, (100, 50, 50, 60), EDGE).shape == (60, 60)  # default: no margin
     with pytest.raises(EdgeferError):
-        crop_face(frame, (500, 500, 20, 20), EDGE)
+        crop_face(frame, (500, 500, 20, 20), spec)
 
 
 def test_log_mel_matches_librosa_reference(real_clip):

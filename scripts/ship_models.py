@@ -1,0 +1,55 @@
+"""Copy the best model of each finished training run into edgefer/assets/models/.
+
+Usage: python scripts/ship_models.py [RUNS_DIR]   (default runs/shipped)
+
+The optimizer state is dropped (rebuilt from the architecture, weights copied), which keeps the five
+models at a few MB; the run's spec and metrics travel with each model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+
+from edgefer.models import build_model  # noqa: E402
+from edgefer.shipped import MODELS_DIR  # noqa: E402
+from edgefer.spec import FUSIONS, PreprocessSpec  # noqa: E402
+
+
+def ship(run: Path, variant: str) -> Path:
+    config = json.loads((run / "config.json").read_text())
+    spec = PreprocessSpec.load(run / "spec.json")
+    trained = keras.models.load_model(run / "model.keras")
+    clean = build_model(variant, config["preset"], spec)
+    clean.set_weights(trained.get_weights())
+    target = MODELS_DIR / f"{variant}.keras"
+    tmp = MODELS_DIR / f".{variant}-partial.keras"
+    clean.save(tmp)
+    os.replace(tmp, target)
+    shutil.copy(run / "spec.json", MODELS_DIR / f"{variant}.spec.json")
+    shutil.copy(run / "metrics.json", MODELS_DIR / f"{variant}.metrics.json")
+    keras.backend.clear_session()
+    return target
+
+
+def main() -> None:
+    runs = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/shipped")
+    MODELS_DIR.mkdir(parents=True, exist_ok=True)
+    for variant in FUSIONS:
+        run = runs / variant
+        if not (run / "metrics.json").is_file():
+            print(f"{variant}: no finished run in {run}, skipped")
+            continue
+        target = ship(run, variant)
+        print(f"{variant}: {target} ({target.stat().st_size / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()
