@@ -22,7 +22,9 @@ def shipped_path(variant: str, suffix: str = ".keras") -> Path:
         raise EdgeferError(f"no shipped model {variant!r}: choose one of {', '.join(FUSIONS)}")
     path = MODELS_DIR / f"{variant}{suffix}"
     if not path.is_file():
-        raise EdgeferError(f"shipped file missing: {path} (reinstall edgefer or run make train-all)")
+        raise EdgeferError(
+            f"shipped file missing: {path} (reinstall edgefer or run make train-all)"
+        )
     return path
 
 

@@ -51,7 +51,9 @@ class HaarFaceDetector:
         grey = cv2.equalizeHist(grey)
         side = max(int(min(grey.shape[:2]) * self.min_size_frac), 16)
         found = self._cascade.detectMultiScale(
-            grey, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
+            grey,
+            scaleFactor=self.scale_factor,
+            minNeighbors=self.min_neighbors,
             minSize=(side, side),
         )
         boxes = [tuple(int(v) for v in box) for box in np.asarray(found).reshape(-1, 4)]

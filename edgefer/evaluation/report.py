@@ -1,0 +1,167 @@
+"""Render the accuracy JSON as the Markdown table of benchmarks/results/accuracy.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+LABELS = {
+    "face": "unimodal face (masked)",
+    "voice": "unimodal voice",
+    "early": "early fusion",
+    "middle": "middle fusion",
+    "late": "late fusion",
+}
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.2f}%"
+
+
+def _recalls(report: dict[str, Any]) -> str:
+    return " / ".join(f"{100 * v:.0f}" for v in report["per_class_recall"].values())
+
+
+def write_markdown(result: dict[str, Any], path: Path) -> None:
+    models = result["models"]
+    lines = [
+        "# Accuracy of the shipped edge models",
+        "",
+        f"Command: `{result['command']}` (spec {result['spec_digest']}).",
+        "",
+        "## Test accuracy beside the paper's",
+        "",
+        "| model | ours: accuracy (n) | ours: unmasked faces | macro-F1 | recall neg / neu / pos "
+        "| paper |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for variant, m in models.items():
+        unmasked = m["sets"].get("test_unmasked", {}).get("accuracy")
+        lines.append(
+            f"| {LABELS[variant]} | {_pct(m['accuracy'])} ({m['n']}) | {_pct(unmasked)} "
+            f"| {m['macro_f1']:.3f} | {_recalls(m)} | {_pct(m['paper_accuracy'])} |"
+        )
+    lines += [
+        "",
+        "Faces: FER2013 val with synthetic masks (and without, second column). Voice row: "
+        "the held-out clips themselves; on the voices of the fusion test pairs it scores "
+        + _pct(models.get("voice", {}).get("sets", {}).get("test_pairs", {}).get("accuracy"))
+        + ". Confusion matrices: `benchmarks/results/accuracy/confusion_<model>.png`.",
+        "",
+    ]
+    lines += _gain_section(models) + _pairing_section(models) + _actor_section(models)
+    lines += _folds_section(result.get("voice_folds")) + _av_section(models)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _gain_section(models: dict[str, Any]) -> list[str]:
+    if "middle" not in models or "face" not in models or "voice" not in models:
+        return []
+    face = models["face"]["sets"]["test_masked"]["accuracy"]
+    voice = models["voice"]["sets"]["test_pairs"]["accuracy"]
+    middle = models["middle"]["sets"]["test_masked"]["accuracy"]
+    best = max(face, voice)
+    gain = 100 * (middle - best)
+    return [
+        "## Targets",
+        "",
+        f"- Middle fusion vs best unimodal on the same test pairs: {_pct(middle)} vs "
+        f"{_pct(best)} = {gain:+.2f} points (target: >= +8; paper: +10).",
+        f"- Middle fusion vs the paper's 79.81%: {100 * (middle - 0.7981):+.2f} points.",
+        f"- Unimodal face on masked faces: {_pct(face)} vs the paper's 68.80% "
+        f"({100 * (face - 0.688):+.2f} points).",
+        "",
+    ]
+
+
+def _pairing_section(models: dict[str, Any]) -> list[str]:
+    rows = [(v, m["sets"]) for v, m in models.items() if "test_masked_random_voice" in m["sets"]]
+    if not rows:
+        return []
+    lines = [
+        "## What class-matched pairing buys",
+        "",
+        "The datasets are not paired, so training (as in the paper) gives every face a voice of "
+        "the same class. At test time a fusion model then sees two cues that always agree. With "
+        "the voice drawn from a random class instead:",
+        "",
+        "| model | matched voice | random-class voice | difference |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for variant, sets in rows:
+        matched = sets["test_masked"]["accuracy"]
+        random = sets["test_masked_random_voice"]["accuracy"]
+        lines.append(
+            f"| {variant} | {_pct(matched)} | {_pct(random)} | {100 * (random - matched):+.2f} |"
+        )
+    return lines + [""]
+
+
+def _actor_section(models: dict[str, Any]) -> list[str]:
+    voice = models.get("voice")
+    if voice is None:
+        return []
+    groups = voice["sets"]["test_clips"].get("per_group", {})
+    lines = [
+        "## Voice model per held-out actor",
+        "",
+        "| actor | n | accuracy |",
+        "| --- | ---: | ---: |",
+    ]
+    lines += [f"| {g} | {r['n']} | {_pct(r['accuracy'])} |" for g, r in groups.items()]
+    return lines + [""]
+
+
+def _folds_section(folds: dict[str, Any] | None) -> list[str]:
+    if not folds:
+        return [
+            "## Voice model over actor folds",
+            "",
+            "Not run yet (`benchmarks/voice_folds.sh`).",
+            "",
+        ]
+    lines = [
+        "## Voice model over actor folds",
+        "",
+        folds.get("description", ""),
+        "",
+        "| fold | test actors | n | accuracy |",
+        "| --- | --- | ---: | ---: |",
+    ]
+    for fold in folds["folds"]:
+        lines.append(
+            f"| {fold['fold']} | {', '.join(fold['actors'])} | {fold['n']} | "
+            f"{_pct(fold['accuracy'])} |"
+        )
+    lines += [
+        "",
+        f"Mean {_pct(folds['mean'])}, standard deviation {100 * folds['std']:.2f} points "
+        f"over {len(folds['folds'])} folds.",
+        "",
+    ]
+    return lines
+
+
+def _av_section(models: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Genuinely paired audio-visual clips (CREMA-D)",
+        "",
+        "Face from the video frames (Haar detector, 10 frames averaged), voice from the clip's own "
+        "sound track; actor 1001 has video, actor 1002 only sound (voice model only). Paper "
+        "mapping: ANG/NEU/HAP; extended: DIS, FEA, SAD also negative.",
+        "",
+        "| model | paper mapping correct / n | extended mapping correct / n |",
+        "| --- | ---: | ---: |",
+    ]
+    for variant, m in models.items():
+        av = m["av_clips"]
+        lines.append(
+            f"| {variant} | {av['paper']['correct']} / {av['paper']['n']} | "
+            f"{av['extended']['correct']} / {av['extended']['n']} |"
+        )
+    return lines + [
+        "",
+        "Such small n say only whether a model works on real paired input at all; "
+        "they are not accuracy estimates.",
+        "",
+    ]
