@@ -48,8 +48,15 @@ def train_batches(
     rng: np.random.Generator,
     augment: bool = True,
     voice_repeats: int = 1,
+    voice_mismatch: float = 0.0,
 ) -> Iterator[Batch]:
-    """One epoch of shuffled, augmented batches for ``fusion``."""
+    """One epoch of shuffled, augmented batches for ``fusion``.
+
+    ``voice_mismatch``: share of fusion samples whose voice is drawn from a random class instead of
+    the face's. With class-matched pairs alone the voice always agrees with the label, a fusion model
+    memorises the few training speakers and ignores the face; on unseen speakers the voice is far
+    less reliable. Mismatched pairs teach the model how much to trust each modality.
+    """
     if fusion == "voice":
         assert voices is not None
         order = np.concatenate([rng.permutation(len(voices.y)) for _ in range(voice_repeats)])
@@ -66,6 +73,9 @@ def train_batches(
     if fusion != "face":
         assert voices is not None
         pairs = pair_by_class(faces.y, voices.y, rng)
+        if voice_mismatch > 0.0:
+            swap = rng.random(pairs.size) < voice_mismatch
+            pairs = np.where(swap, pair_random(faces.y, voices.y, rng), pairs)
     for start in range(0, order.size, batch_size):
         idx = order[start : start + batch_size]
         face = faces.x[idx]

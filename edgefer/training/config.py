@@ -54,6 +54,7 @@ class TrainConfig:
     seed: int = 0
     voice_repeats: int = 10
     augment: bool = True
+    voice_mismatch: float = 0.0
 
     def __post_init__(self) -> None:
         if self.fusion not in FUSIONS:
@@ -66,6 +67,8 @@ class TrainConfig:
             )
         if self.epochs < 1 or self.batch_size < 1 or self.voice_repeats < 1:
             raise EdgeferError("epochs, batch size and voice repeats must be at least 1")
+        if not 0.0 <= self.voice_mismatch <= 1.0:
+            raise EdgeferError(f"voice mismatch must be in [0, 1], got {self.voice_mismatch}")
         if not 0.0 <= self.mask_fraction <= 1.0:
             raise EdgeferError(f"mask fraction must be in [0, 1], got {self.mask_fraction}")
         if not 0.0 < self.face_val_fraction < 1.0:

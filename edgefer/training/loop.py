@@ -139,6 +139,7 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
                 rng,
                 config.augment,
                 config.voice_repeats,
+                config.voice_mismatch,
             )
             loss, accuracy = _train_epoch(model, batches, progress, task)
             val_report = evaluate(model, val, spec.class_names)
