@@ -6,11 +6,13 @@ shows the traceback of anything.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -18,6 +20,9 @@ from rich.console import Console
 from edgefer import __version__
 from edgefer.errors import EdgeferError
 from edgefer.training.config import DEFAULT_VOICE_TEST_ACTORS, DEFAULT_VOICE_VAL_ACTORS
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 err = Console(stderr=True)
 app = typer.Typer(
@@ -122,6 +127,14 @@ def train(
     augment: Annotated[
         bool, typer.Option(help="Paper's voice augmentation + light face augmentation.")
     ] = True,
+    voice_mismatch: Annotated[
+        float,
+        typer.Option(
+            help="Fusion: share of training pairs whose voice comes from a random class, so the "
+            "model learns how far to trust the voice of an unseen speaker (0 = the paper's "
+            "class-matched pairing only)."
+        ),
+    ] = 0.0,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -158,6 +171,7 @@ def train(
         learning_rate=learning_rate,
         voice_repeats=voice_repeats,
         augment=augment,
+        voice_mismatch=voice_mismatch,
     )
     config.check_paths()
     if dry_run:
@@ -178,16 +192,198 @@ def _not_yet(command: str, issue: str) -> None:
     raise typer.Exit(code=3)
 
 
+@contextlib.contextmanager
+def _progress() -> Iterator[Callable[[str, int, int], None]]:
+    """A transient Rich bar per labelled step (``update(label, done, total)``), on stderr."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err,
+        transient=True,
+    ) as bar:  # fmt: skip
+        tasks: dict[str, TaskID] = {}
+
+        def update(label: str, done: int, total: int) -> None:
+            if label not in tasks:
+                tasks[label] = bar.add_task(label, total=total)
+            bar.update(tasks[label], completed=done, total=total)
+
+        yield update
+
+
+def _dims(shape: list[int | None]) -> str:
+    return ",".join("N" if d is None else str(d) for d in shape)
+
+
+def _table(title: str, rows: list[tuple[str, str]]) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=title, show_header=False)
+    table.add_column("item", style="bold")
+    table.add_column("value", overflow="fold")
+    for item, value in rows:
+        table.add_row(item, escape(value))
+    Console().print(table)
+
+
 @app.command()
-def export(model: Annotated[Path, typer.Argument(help="A run folder or a .keras model.")]) -> None:
-    """Export a trained model to ONNX with its metadata (arrives with the engines issue)."""
-    _not_yet("export", "the engines issue (#4)")
+def export(
+    model: Annotated[Path, typer.Argument(help="A run folder or a .keras model.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Where to write (default: beside the model, .onnx)."),
+    ] = None,
+    opset: Annotated[int, typer.Option(help="ONNX opset.")] = 17,
+    parity_samples: Annotated[
+        int, typer.Option(help="Held-out real samples Keras and ONNX Runtime must agree on.")
+    ] = 60,
+) -> None:
+    """Export a trained model to ONNX with its metadata; checks parity with Keras on real inputs.
+
+    Example: [cyan]edgefer export runs/middle-edge[/cyan]
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from edgefer.export import PARITY_ATOL, export_model
+
+    with _progress() as progress:
+        result = export_model(model, output, opset, parity_samples, progress)
+    meta, parity = result.metadata, result.parity
+    _table(
+        "edgefer export",
+        [
+            ("onnx", str(result.path)),
+            ("inputs", ", ".join(f"{n}[{_dims(s)}]" for n, s in meta["inputs"].items())),
+            ("output", f"{meta['output']} ({', '.join(meta['class_names'])})"),
+            ("source", f"{meta['source_model']} sha256 {meta['source_model_sha256']}"),
+            ("spec digest", meta["spec_digest"]),
+            ("parity (real held-out)", f"n={parity.n}, batches {parity.batch_sizes}"),
+            ("max abs diff", f"{parity.max_abs_diff:.2e} (limit {PARITY_ATOL:.0e})"),
+            ("argmax agreement", f"{parity.argmax_agreement:.1%}"),
+            ("size", f"{result.path.stat().st_size / 1e6:.2f} MB"),
+        ],
+    )
+
+
+@app.command()
+def calibrate(
+    source: Annotated[
+        str, typer.Argument(help="Whose preprocessing: an .onnx, run folder, spec.json or preset.")
+    ],
+    n: Annotated[int, typer.Option("-n", help="Samples per input (never silently fewer).")] = 300,
+    seed: Annotated[int, typer.Option(help="Which training samples, and the mask seed.")] = 0,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Where to write (default: calibration/train-<spec>-n<N>-s<seed>.npz).",
+        ),
+    ] = None,
+    faces: Annotated[Path | None, typer.Option(help="Face dataset folder.")] = None,
+    voices: Annotated[list[Path] | None, typer.Option(help="Voice dataset folder(s).")] = None,
+) -> None:
+    """Build a calibration set of real training samples for INT8 engines (.npz + sidecar).
+
+    Example: [cyan]edgefer calibrate runs/middle-edge/model.onnx -n 300[/cyan]
+    """
+    from edgefer.calibration import (
+        build_calibration_set,
+        default_calibration_path,
+        save_calibration,
+        spec_from,
+    )
+
+    spec = spec_from(source)
+    with _progress() as progress:
+        calib = build_calibration_set(spec, n, seed, faces, voices, progress)
+    path = save_calibration(calib, output or default_calibration_path(spec, n, seed))
+    _table(
+        "edgefer calibrate",
+        [
+            ("set", str(path)),
+            ("samples", calib.describe()),
+            ("classes", ", ".join(f"{k} {v}" for k, v in calib.meta["class_counts"].items())),
+            ("distinct files", ", ".join(f"{k} {v}" for k, v in calib.meta["distinct"].items())),
+            ("spec digest", calib.spec_digest),
+            ("size", f"{path.stat().st_size / 1e6:.2f} MB"),
+        ],
+    )
 
 
 @app.command("build-engine")
-def build_engine(model: Annotated[Path, typer.Argument(help="An exported .onnx model.")]) -> None:
-    """Build an FP32/FP16/INT8 engine for ONNX Runtime or TensorRT (arrives with the engines issue)."""
-    _not_yet("build-engine", "the engines issue (#4)")
+def build_engine(
+    model: Annotated[Path, typer.Argument(help="An exported .onnx model.")],
+    precision: Annotated[str, typer.Option(help="fp32 | fp16 | int8")] = "fp32",
+    backend: Annotated[str, typer.Option(help="auto | onnxruntime | tensorrt")] = "auto",
+    calib: Annotated[
+        Path | None,
+        typer.Option(
+            help="Calibration set .npz for int8 (default: built from the training split)."
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Where to write (default: engines/<name>-<backend>-<precision>-<key>).",
+        ),
+    ] = None,
+    max_drop: Annotated[
+        float, typer.Option(help="Fail when accuracy drops more than this many points vs FP32.")
+    ] = 1.0,
+    min_calib: Annotated[int, typer.Option(help="Fewest calibration samples accepted.")] = 300,
+    heldout_per_class: Annotated[
+        int | None, typer.Option(help="Held-out samples per class for the check (default: all).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Rebuild even when a cached engine matches.")] = False,
+) -> None:
+    """Build an FP32/FP16/INT8 engine for ONNX Runtime or TensorRT, checked against FP32.
+
+    Example: [cyan]edgefer build-engine runs/middle-edge/model.onnx --precision int8[/cyan]
+    """
+    from edgefer.engines.build import BuildRejectedError
+    from edgefer.engines.build import build_engine as build
+
+    try:
+        with _progress() as progress:
+            result = build(
+                model, precision, backend, calib, output, max_drop, force=force,
+                min_calib=min_calib, heldout_per_class=heldout_per_class, progress=progress,
+            )  # fmt: skip
+    except BuildRejectedError as exc:
+        _print_build(exc.result, rejected=True)
+        raise
+    _print_build(result)
+
+
+def _print_build(result: Any, rejected: bool = False) -> None:
+    report, side = result.report, result.sidecar
+    status = "REJECTED" if rejected else ("reused from cache" if result.cached else "built")
+    rows = [
+        ("engine", str(result.path)),
+        ("status", f"{status} in {result.seconds:.1f} s (key {result.cache_key})"),
+        ("backend", f"{result.backend} {side.get('runtime_version', '')}, {result.precision}"),
+        (
+            "gpu",
+            f"{side['gpu_name']} (compute {side.get('compute_capability')})"
+            if side.get("gpu_name")
+            else "none (CPU engine)",
+        ),
+    ]
+    if result.calibration or side.get("calibration_digest"):
+        rows.append(("calibration", f"{result.calibration or ''} {side.get('calibration_digest')}"))
+    if report:
+        rows += [
+            ("held-out set", f"n={report['n']} (masked FER2013 val + held-out voices)"),
+            ("accuracy fp32 -> engine", f"{report['reference_accuracy']:.2%} -> "
+             f"{report['candidate_accuracy']:.2%} (drop {report['drop_points']:+.2f} points)"),
+            ("argmax agreement", f"{report['agreement']:.2%}"),
+            ("max abs diff", f"{report['max_abs_diff']:.2e}"),
+        ]  # fmt: skip
+    rows.append(("size", f"{side.get('size_bytes', 0) / 1e6:.2f} MB"))
+    _table("edgefer build-engine", rows)
 
 
 @app.command()

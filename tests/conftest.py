@@ -30,3 +30,43 @@ def ravdess_dir(data_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def cremad_dir(data_dir: Path) -> Path:
     return data_dir / "voice" / "cremad"
+
+
+# Real trained models for the export / engine tests: one short run of the real CLI per session
+# (a fusion model with both inputs and a one-input face model), exported with the real CLI.
+SMALL_MIDDLE = ["--epochs", "1", "--limit-per-class", "40", "--batch-size", "16"]
+SMALL_FACE = ["--epochs", "1", "--limit-per-class", "10", "--batch-size", "10"]
+
+
+def _train_and_export(tmp_path_factory, fusion: str, args: list[str]):
+    from tests.cli_helpers import run_cli
+
+    run = tmp_path_factory.mktemp("trained") / fusion
+    trained = run_cli("train", "--fusion", fusion, *args, "--output", str(run))
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    exported = run_cli("export", str(run))
+    assert exported.returncode == 0, exported.stderr[-2000:]
+    return run, exported
+
+
+@pytest.fixture(scope="session")
+def trained_middle(tmp_path_factory):
+    """(run folder, completed `edgefer export` process); the ONNX is ``run / "model.onnx"``."""
+    return _train_and_export(tmp_path_factory, "middle", SMALL_MIDDLE)
+
+
+@pytest.fixture(scope="session")
+def trained_face(tmp_path_factory):
+    return _train_and_export(tmp_path_factory, "face", SMALL_FACE)
+
+
+@pytest.fixture(scope="session")
+def calib_set(tmp_path_factory, trained_middle):
+    """A real 300-sample calibration set for the middle model's spec, saved with its sidecar."""
+    from edgefer.calibration import build_calibration_set, save_calibration
+    from edgefer.spec import PreprocessSpec
+
+    spec = PreprocessSpec.load(trained_middle[0] / "spec.json")
+    path = tmp_path_factory.mktemp("calibration") / "train-300.npz"
+    save_calibration(build_calibration_set(spec, n=300, seed=0), path)
+    return path
