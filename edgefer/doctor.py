@@ -10,8 +10,6 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import platform
-import shutil
-import subprocess
 from pathlib import Path
 
 from edgefer import __version__
@@ -59,19 +57,10 @@ def haar_cascade_path() -> Path | None:
 
 
 def gpu_name() -> str | None:
-    if shutil.which("nvidia-smi") is None:
-        return None
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
+    """The GPU's name, from the same query the engine builder records in its sidecars."""
+    from edgefer.engines.open import gpu_info
+
+    return gpu_info()[0]
 
 
 def report() -> list[tuple[str, str, str]]:
