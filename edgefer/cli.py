@@ -135,6 +135,19 @@ def train(
             "class-matched pairing only)."
         ),
     ] = 0.0,
+    lr_schedule: Annotated[
+        str,
+        typer.Option(
+            help="constant (the paper) or cosine (decays to 5% of --learning-rate over --epochs)."
+        ),
+    ] = "constant",
+    init_from: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Run folder or .keras model whose layers (matched by name and shape) start this "
+            "model, e.g. a trained face and voice run for a fusion; repeat for several."
+        ),
+    ] = None,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -172,6 +185,8 @@ def train(
         voice_repeats=voice_repeats,
         augment=augment,
         voice_mismatch=voice_mismatch,
+        lr_schedule=lr_schedule,
+        init_from=tuple(init_from or ()),
     )
     config.check_paths()
     if dry_run:

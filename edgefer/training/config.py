@@ -27,6 +27,10 @@ DEFAULT_VOICE_TEST_ACTORS = (
 )
 DEFAULT_VOICE_VAL_ACTORS = ("ravdess:15", "ravdess:16")
 
+# constant: the paper's fixed rate; cosine: decays to COSINE_FLOOR x the rate over the epochs.
+LR_SCHEDULES = ("constant", "cosine")
+COSINE_FLOOR = 0.05
+
 # Fields that may change when a run is resumed (more epochs, another progress display).
 RESUMABLE_CHANGES = {"epochs", "output"}
 
@@ -55,6 +59,8 @@ class TrainConfig:
     voice_repeats: int = 10
     augment: bool = True
     voice_mismatch: float = 0.0
+    lr_schedule: str = "constant"
+    init_from: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         if self.fusion not in FUSIONS:
@@ -69,6 +75,11 @@ class TrainConfig:
             raise EdgeferError("epochs, batch size and voice repeats must be at least 1")
         if not 0.0 <= self.voice_mismatch <= 1.0:
             raise EdgeferError(f"voice mismatch must be in [0, 1], got {self.voice_mismatch}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise EdgeferError(
+                f"unknown learning-rate schedule {self.lr_schedule!r}: "
+                f"choose one of {', '.join(LR_SCHEDULES)}"
+            )
         if not 0.0 <= self.mask_fraction <= 1.0:
             raise EdgeferError(f"mask fraction must be in [0, 1], got {self.mask_fraction}")
         if not 0.0 < self.face_val_fraction < 1.0:
@@ -103,6 +114,9 @@ class TrainConfig:
         for kind, folder in folders:
             if not folder.is_dir():
                 raise EdgeferError(f"{kind} dataset folder not found: {folder}")
+        for source in self.init_from:
+            if not (source.is_file() or (source / "model.keras").is_file()):
+                raise EdgeferError(f"--init-from: no model.keras in {source}")
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -122,7 +136,7 @@ class TrainConfig:
             value = data[f.name]
             if f.name in ("output", "faces") and value is not None:
                 value = Path(value)
-            elif f.name == "voices":
+            elif f.name in ("voices", "init_from"):
                 value = tuple(Path(v) for v in value)
             elif f.name in ("voice_test_actors", "voice_val_actors"):
                 value = tuple(value)

@@ -22,8 +22,9 @@ from edgefer import __version__
 from edgefer.errors import EdgeferError
 from edgefer.spec import PreprocessSpec, preset_spec
 from edgefer.training.batches import epoch_length, eval_set, train_batches
-from edgefer.training.config import TrainConfig
+from edgefer.training.config import COSINE_FLOOR, TrainConfig
 from edgefer.training.evaluate import evaluate, write_reports
+from edgefer.training.init_from import copy_matching_weights
 from edgefer.training.prepare import TrainData, prepare_data
 
 RUN_FILES = (
@@ -58,15 +59,31 @@ def _seed_everything(seed: int) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def _new_model(config: TrainConfig, spec: PreprocessSpec):
+def _learning_rate(config: TrainConfig, steps_per_epoch: int):
+    """A float for the paper's constant rate, or a cosine decay over all the configured epochs
+    (saved with the optimizer in the checkpoint, so a resumed run continues the same curve)."""
+    import keras
+
+    if config.lr_schedule == "constant":
+        return config.learning_rate
+    return keras.optimizers.schedules.CosineDecay(
+        config.learning_rate, decay_steps=config.epochs * steps_per_epoch, alpha=COSINE_FLOOR
+    )
+
+
+def _new_model(config: TrainConfig, spec: PreprocessSpec, steps_per_epoch: int, console: Console):
     import keras
 
     from edgefer.models import build_model
 
     _seed_everything(config.seed)
     model = build_model(config.fusion, config.preset, spec)
+    if config.init_from:
+        copied = copy_matching_weights(model, config.init_from)
+        with_weights = sum(1 for layer in model.layers if layer.weights)
+        console.print(f"initialised {len(copied)} of {with_weights} layers from --init-from")
     model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
+        optimizer=keras.optimizers.Adam(_learning_rate(config, steps_per_epoch)),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
@@ -117,14 +134,15 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
     faces, voices = data.faces_train, data.voices_train
     val = eval_set(config.fusion, data.faces_val, data.voices_val, seed=config.seed)
 
+    n_per_epoch = epoch_length(config.fusion, faces, voices, config.voice_repeats)
     if state is None:
-        model = _new_model(config, spec)
+        steps_per_epoch = -(-n_per_epoch // config.batch_size)
+        model = _new_model(config, spec, steps_per_epoch, console)
         state = {"epoch": 0, "best_val_accuracy": -1.0, "best_epoch": 0, "history": []}
     else:
         model = keras.models.load_model(config.output / "checkpoint.keras")
         console.print(f"resuming {config.output} after epoch {state['epoch']}")
 
-    n_per_epoch = epoch_length(config.fusion, faces, voices, config.voice_repeats)
     with _progress(console) as progress:
         for epoch in range(state["epoch"] + 1, config.epochs + 1):
             _seed_everything(config.seed * 1000 + epoch)
