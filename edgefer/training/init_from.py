@@ -14,6 +14,8 @@ from pathlib import Path
 
 from edgefer.errors import EdgeferError
 
+OUTPUT_NAME = "probs"  # edgefer.models.fusion.OUTPUT_NAME, without importing Keras here
+
 
 def model_file(source: Path) -> Path:
     """A run folder's ``model.keras`` (its best epoch), or the ``.keras`` file itself."""
@@ -21,6 +23,11 @@ def model_file(source: Path) -> Path:
     if not path.is_file():
         raise EdgeferError(f"--init-from: no model.keras in {source}")
     return path
+
+
+def _unimodal_input(model) -> str | None:
+    names = [tensor.name.split(":")[0] for tensor in model.inputs]
+    return names[0] if len(names) == 1 and names[0] in ("face", "voice") else None
 
 
 def copy_matching_weights(model, sources: Sequence[Path]) -> dict[str, str]:
@@ -36,6 +43,11 @@ def copy_matching_weights(model, sources: Sequence[Path]) -> dict[str, str]:
         path = model_file(Path(source))
         trained = keras.models.load_model(path, compile=False)
         by_name = {layer.name: layer for layer in trained.layers}
+        modality = _unimodal_input(trained)
+        if modality is not None and OUTPUT_NAME in by_name:
+            # A unimodal model's head is its modality's branch head in ``late`` (``face_probs``),
+            # and nothing in ``middle``/``early``, whose ``probs`` sits on another trunk.
+            by_name[f"{modality}_{OUTPUT_NAME}"] = by_name.pop(OUTPUT_NAME)
         for layer in model.layers:
             donor = by_name.get(layer.name)
             if layer.name in copied or donor is None or not layer.weights:
