@@ -14,6 +14,7 @@ from edgefer.errors import EdgeferError
 from edgefer.spec import FUSIONS, PreprocessSpec
 
 MODELS_DIR = Path(__file__).resolve().parent / "assets" / "models"
+CALIBRATION_DIR = Path(__file__).resolve().parent / "assets" / "calibration"
 
 
 def shipped_path(variant: str, suffix: str = ".keras") -> Path:
@@ -35,3 +36,22 @@ def shipped_spec(variant: str) -> PreprocessSpec:
 def shipped_variants() -> list[str]:
     """Variants whose Keras model is shipped, in the paper's order."""
     return [v for v in FUSIONS if (MODELS_DIR / f"{v}.keras").is_file()]
+
+
+def shipped_calibration(spec_digest: str) -> Path | None:
+    """The shipped calibration set made with preprocessing ``spec_digest``, if one is shipped.
+
+    INT8 builds of the shipped models use it by default, so a Jetson without the training data
+    builds the same engine as this machine.
+    """
+    import json
+
+    for sidecar in sorted(CALIBRATION_DIR.glob("*.npz.json")):
+        try:
+            digest = json.loads(sidecar.read_text()).get("spec_digest")
+        except (OSError, ValueError):
+            continue
+        npz = sidecar.with_suffix("")
+        if digest == spec_digest and npz.is_file():
+            return npz
+    return None

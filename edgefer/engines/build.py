@@ -60,8 +60,9 @@ class BuildRejectedError(EdgeferError):
 def _calibration(
     calib: CalibrationSet | str | Path | None, meta: dict[str, Any], min_calib: int, progress: Any
 ) -> tuple[CalibrationSet, str, Path | None]:
-    """The set to calibrate on: the one given, or a default one built from the training data and
-    kept under ``calibration/`` (named by spec digest, size and seed) for the next build."""
+    """The set to calibrate on: the one given; else the set shipped for the model's preprocessing;
+    else one built from the training data and kept under ``calibration/`` (named by spec digest,
+    size and seed) for the next build."""
     from edgefer.onnx_meta import spec_of
 
     if isinstance(calib, CalibrationSet):
@@ -73,7 +74,13 @@ def _calibration(
         default_calibration_path,
         save_calibration,
     )
+    from edgefer.shipped import shipped_calibration
 
+    shipped = shipped_calibration(meta.get("spec_digest", ""))
+    if shipped is not None:
+        shipped_set = load_calibration(shipped)
+        if len(shipped_set) >= min_calib:
+            return shipped_set, f"{shipped} (shipped with edgefer)", shipped
     spec, n = spec_of(meta), max(min_calib, DEFAULT_SAMPLES)
     path = default_calibration_path(spec, n)
     if path.is_file():
