@@ -1,8 +1,9 @@
 """The genuinely paired audio-visual check: CREMA-D clips whose face comes from the video frames and
 whose voice comes from the clip's own sound track (no class-matched pairing involved).
 
-Faces are found with the Haar detector and cropped exactly as the live loop will; a clip's face
-prediction averages the probabilities of several evenly spaced frames.
+Faces are found with the live loop's detector (:func:`~edgefer.live.detect.make_detector`) and
+cropped exactly as the live loop does; a clip's face prediction averages the probabilities of several
+evenly spaced frames.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 from edgefer.data.labels import CREMAD_LABELS, LabelMap
 from edgefer.data.voices import parse_cremad_name
 from edgefer.errors import EdgeferError
-from edgefer.live.detect import HaarFaceDetector
+from edgefer.live.detect import make_detector
 from edgefer.media import read_audio, read_video_frames
 from edgefer.preprocess import clip_tensor, crop_face, face_tensor
 from edgefer.spec import PreprocessSpec
@@ -41,7 +42,7 @@ def load_av_clips(
     """Every clip in ``folder`` whose emotion the label map keeps (video + sound, or sound only)."""
     if not folder.is_dir():
         raise EdgeferError(f"audio-visual clip folder not found: {folder}")
-    detector = HaarFaceDetector()
+    detector = make_detector()  # the live loop's detector and settings
     clips = []
     for path in sorted(folder.iterdir()):
         suffix = path.suffix.lower()
