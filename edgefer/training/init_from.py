@@ -44,7 +44,8 @@ def copy_matching_weights(model, sources: Sequence[Path]) -> dict[str, str]:
         trained = keras.models.load_model(path, compile=False)
         by_name = {layer.name: layer for layer in trained.layers}
         modality = _unimodal_input(trained)
-        if modality is not None and OUTPUT_NAME in by_name:
+        same_variant = modality is not None and modality == _unimodal_input(model)
+        if modality is not None and not same_variant and OUTPUT_NAME in by_name:
             # A unimodal model's head is its modality's branch head in ``late`` (``face_probs``),
             # and nothing in ``middle``/``early``, whose ``probs`` sits on another trunk.
             by_name[f"{modality}_{OUTPUT_NAME}"] = by_name.pop(OUTPUT_NAME)

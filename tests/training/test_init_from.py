@@ -92,3 +92,12 @@ def test_cli_bad_init_from_and_schedule_are_one_line(tmp_path):
     assert "--init-from" in missing.stderr
     bad = run_cli("train", "--lr-schedule", "step", "--output", str(tmp_path / "o2"))
     assert bad.returncode == 2 and "schedule" in bad.stderr
+
+
+def test_a_face_run_starts_a_face_model_whole_head_included(trained_face):
+    run = trained_face[0]
+    spec = PreprocessSpec.load(run / "spec.json")
+    face = build_model("face", "edge", spec)
+    copied = copy_matching_weights(face, [run])
+    assert "probs" in copied
+    assert len(copied) == sum(1 for layer in face.layers if layer.weights)
