@@ -15,10 +15,8 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## create .venv with the runtime, training and test dependencies
 
-demo: $(STAMP) ## the main job: a short middle-fusion training run on real data, with its metrics
-	rm -rf $(RUNS)/demo-middle-edge
-	$(BIN)/edgefer train --fusion middle --preset edge --epochs 2 --limit-per-class 150 \
-		--output $(RUNS)/demo-middle-edge
+demo: $(STAMP) ## the live loop offline on the packaged CREMA-D clips (INT8 engine built once; no camera/mic)
+	$(BIN)/edgefer run --demo --save $(RUNS)/demo/demo.mp4
 
 test: $(STAMP) ## the test suite (real data from ../shared/data or $$EDGEFER_DATA), then ruff
 	$(BIN)/python -m pytest -q
