@@ -202,11 +202,6 @@ def train(
     print_summary(run, Console())
 
 
-def _not_yet(command: str, issue: str) -> None:
-    err.print(f"[red]edgefer {command}: not available yet; it arrives with {issue}.[/red]")
-    raise typer.Exit(code=3)
-
-
 @contextlib.contextmanager
 def _progress() -> Iterator[Callable[[str, int, int], None]]:
     """A transient Rich bar per labelled step (``update(label, done, total)``), on stderr."""
@@ -403,17 +398,287 @@ def _print_build(result: Any, rejected: bool = False) -> None:
 
 @app.command()
 def run(
-    camera: Annotated[str, typer.Option(help="Camera index, video file, URL or csi://0.")] = "0",
-    mic: Annotated[str, typer.Option(help="Microphone index/name or an audio file.")] = "0",
+    camera: Annotated[
+        str,
+        typer.Option(
+            help="Camera index (0, /dev/video0), video file, rtsp:// or http(s):// URL, "
+            "or csi://N (Jetson CSI camera)."
+        ),
+    ] = "0",
+    mic: Annotated[
+        str,
+        typer.Option(
+            help="auto: the --camera file's own sound track, else the default microphone (face "
+            "only when there is none) | none | video | a microphone index or name "
+            "(python -m sounddevice lists them) | an audio file."
+        ),
+    ] = "auto",
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help="Fused face+voice engine (.onnx, or a TensorRT .plan from build-engine); none = "
+            "off (default: the shipped middle model at --precision, built once into engines/)"
+        ),
+    ] = None,
+    face_engine: Annotated[
+        str | None,
+        typer.Option(
+            help="Face-only engine used while the voice is absent; none = off "
+            "(default: the shipped face model)"
+        ),
+    ] = None,
+    voice_engine: Annotated[
+        str | None,
+        typer.Option(
+            help="Voice-only engine used while no face is found; none = off "
+            "(default: the shipped voice model)"
+        ),
+    ] = None,
+    precision: Annotated[
+        str, typer.Option(help="int8 | fp16 | fp32: precision of the default engine.")
+    ] = "int8",
+    realtime: Annotated[
+        bool,
+        typer.Option(
+            "--realtime/--no-realtime",
+            help="A video file plays at its own speed (frames dropped when the loop is slower); "
+            "--no-realtime processes every frame with the sound at media time (offline, repeatable).",
+        ),
+    ] = True,
+    rate: Annotated[
+        float | None,
+        typer.Option(
+            help="Inferences per second (default: every frame; the overlay keeps the last)."
+        ),
+    ] = None,
+    smoothing: Annotated[
+        str, typer.Option(help="ema | ema:ALPHA | window | window:N | none.")
+    ] = "ema",
+    all_faces: Annotated[
+        bool, typer.Option("--all-faces", help="Score every face, not only the largest.")
+    ] = False,
+    yunet: Annotated[
+        Path | None,
+        typer.Option(metavar="MODEL", help="Detect faces with this YuNet .onnx instead of Haar."),
+    ] = None,
+    save: Annotated[
+        Path | None,
+        typer.Option(help="Write the annotated video to this .mp4 (finalised on Ctrl-C too)."),
+    ] = None,
+    show: Annotated[
+        bool | None,
+        typer.Option("--show/--no-show", help="Preview window (default: when a display exists)."),
+    ] = None,
+    json_lines: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="One JSON line per inference on stdout: t, label, probs, box, modalities, engine, "
+            "ms per stage (summary on stderr).",
+        ),
+    ] = False,
+    max_frames: Annotated[int | None, typer.Option(help="Stop after this many frames.")] = None,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Run the packaged CREMA-D clips offline (no camera or microphone needed): "
+            "per-clip true vs predicted, accuracy, timings; video to --save "
+            "(default: runs/demo/demo.mp4).",
+        ),
+    ] = False,
 ) -> None:
-    """Run the live face + voice loop (arrives with the live-loop issue)."""
-    _not_yet("run", "the live-loop issue (#5)")
+    """Run the live face + voice loop: camera and microphone in, emotion (negative / neutral /
+    positive) out, on an overlay, a saved video or JSON lines.
+
+    The fused model answers while a face is found and someone speaks;
+    the face or voice model alone when the other is missing (a lost microphone: face only).
+    A per-stage timing summary (p50/p90/p99 ms) is printed at exit.
+    Ctrl-C stops cleanly: exit 130, the saved video finalised.
+
+    Camera 0 and microphone 1: [cyan]edgefer run --camera 0 --mic 1[/cyan]
+
+    A clip with its own sound, as JSON lines: [cyan]edgefer run --camera clip.flv --json[/cyan]
+
+    Every frame of a clip, saved: [cyan]edgefer run --camera clip.flv --no-realtime --save out.mp4[/cyan]
+
+    A Jetson CSI camera, 10 inferences/s: [cyan]edgefer run --camera csi://0 --rate 10[/cyan]
+
+    The offline demo on the packaged clips: [cyan]edgefer run --demo[/cyan]
+    """
+    import json
+    import signal
+    import threading
+
+    from rich.markup import escape
+
+    from edgefer.live.loop import RunConfig, run_live
+
+    config = RunConfig(
+        camera=camera, mic=mic, engine=engine, face_engine=face_engine, voice_engine=voice_engine,
+        precision=precision, realtime=realtime, infer_hz=rate, smoothing=smoothing,
+        all_faces=all_faces, yunet=yunet, save=save, show=show, max_frames=max_frames,
+    )  # fmt: skip
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # a service manager's stop: as q does
+    report = err if json_lines else Console()
+
+    def on_event(message: str) -> None:
+        err.print(f"[yellow]{escape(message)}[/yellow]", soft_wrap=True)
+
+    def log(message: str) -> None:
+        err.print(escape(message), soft_wrap=True)
+
+    if demo:
+        if json_lines or camera != "0" or mic != "auto":
+            raise EdgeferError("--demo plays the packaged clips: drop --camera, --mic and --json")
+        from edgefer.live.demo import DEFAULT_VIDEO, run_demo
+
+        result = run_demo(
+            save or DEFAULT_VIDEO, config, out=print, log=log, on_event=on_event, stop=stop
+        )
+        if result.interrupted:
+            raise typer.Exit(code=130)
+        return
+
+    last = {"t": float("-inf")}
+
+    def status(record: dict[str, Any]) -> None:  # one line per second of stream time
+        if record["t"] - last["t"] < 1.0:
+            return
+        last["t"] = record["t"]
+        if record["label"] is None:
+            print(f"{record['t']:8.2f} s  -  ({record.get('reason', 'no prediction')})", flush=True)
+        else:
+            used = "+".join(record["modalities"])
+            p = record["probs"][record["label"]]
+            print(f"{record['t']:8.2f} s  {record['label']:<9} {p:.2f}  {used}", flush=True)
+
+    def emit(record: dict[str, Any]) -> None:
+        print(json.dumps(record, separators=(",", ":")), flush=True)
+
+    summary = run_live(config, emit if json_lines else status, stop, on_event=on_event, log=log)
+    rows = [
+        f"frames {summary.frames} ({summary.dropped} dropped), {summary.inferences} inferences "
+        f"in {summary.seconds:.1f} s: {summary.fps:.1f} FPS end to end",
+        f"audio: {summary.audio or 'none'}",
+        *(f"engine {role}: {text}" for role, text in summary.engines.items()),
+        *([f"saved: {summary.saved}"] if summary.saved else []),
+        summary.timer.format_summary(),
+    ]
+    report.print(escape("\n".join(rows)), highlight=False, soft_wrap=True)
+    if summary.error:
+        raise EdgeferError(summary.error)
+    if summary.interrupted:
+        raise typer.Exit(code=130)
 
 
 @app.command()
-def bench(model: Annotated[Path, typer.Argument(help="A run folder or .onnx model.")]) -> None:
-    """Benchmark every engine side by side (arrives with the benchmark issue)."""
-    _not_yet("bench", "the benchmark issue (#6)")
+def bench(
+    model: Annotated[
+        str,
+        typer.Argument(help="An exported .onnx model, a run folder, or a shipped variant name."),
+    ],
+    engines: Annotated[
+        str,
+        typer.Option(
+            help="auto (every engine this machine runs; with --pipeline: the model as given) or a "
+            "list: keras, ort-fp32, ort-fp16, ort-int8, trt-fp16, trt-int8."
+        ),
+    ] = "auto",
+    batch: Annotated[
+        str, typer.Option(help="Batch sizes: 1 is the latency, the largest the throughput.")
+    ] = "1,8",
+    data: Annotated[
+        Path | None, typer.Option(help="Data root (faces/, voice/); default: $EDGEFER_DATA.")
+    ] = None,
+    per_class: Annotated[
+        int, typer.Option(help="Held-out samples per class for accuracy (0 = the whole set).")
+    ] = 200,
+    iterations: Annotated[
+        int, typer.Option(help="Timed batch-1 calls per engine (at most).")
+    ] = 300,
+    rounds: Annotated[int, typer.Option(help="Interleaved rounds the calls are spread over.")] = 10,
+    budget: Annotated[
+        float, typer.Option(help="Most seconds of timed calls per engine and batch.")
+    ] = 1.5,
+    max_drop: Annotated[
+        float,
+        typer.Option(help="Exit 1 when an engine loses more accuracy points than this vs FP32."),
+    ] = 1.0,
+    calib: Annotated[
+        Path | None,
+        typer.Option(help="INT8 calibration set .npz (default: the shipped one for this spec)."),
+    ] = None,
+    engines_dir: Annotated[Path, typer.Option(help="Engine cache folder.")] = Path("engines"),
+    threads: Annotated[
+        int | None, typer.Option(help="ONNX Runtime threads (default: physical cores).")
+    ] = None,
+    fresh_process: Annotated[
+        bool, typer.Option(help="Measure load time and peak RSS in a fresh process per engine.")
+    ] = True,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Results folder; default: runs/bench/<model>."),
+    ] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Also write the JSON result here.")
+    ] = None,
+    pipeline: Annotated[
+        bool, typer.Option("--pipeline", help="Time the live loop's stages on a video file.")
+    ] = False,
+    media: Annotated[
+        Path | None,
+        typer.Option(
+            help="--pipeline: a video with sound, or a folder of them; default: the demo clips."
+        ),
+    ] = None,
+) -> None:
+    """Benchmark every engine of a model side by side: latency, throughput, memory, accuracy.
+
+    Example: [cyan]edgefer bench edgefer/assets/models/middle.onnx --json bench.json[/cyan]
+    """
+    import shlex
+
+    from edgefer.bench.report import print_table, write_all
+    from edgefer.bench.runner import BenchOptions, run_bench
+    from edgefer.bench.targets import max_drop_violations
+
+    try:
+        batches = tuple(int(b) for b in batch.split(",") if b.strip())
+    except ValueError as exc:
+        raise EdgeferError(f"--batch takes comma-separated integers, got {batch!r}") from exc
+    command = "edgefer " + shlex.join(sys.argv[1:])
+    console = Console() if sys.stdout.isatty() else Console(width=200)  # a log keeps whole rows
+    if pipeline:
+        from edgefer.bench.pipeline import print_pipeline, run_pipeline, write_pipeline
+
+        with _progress() as progress:
+            result = run_pipeline(model, media, engines, threads, engines_dir, progress)
+        result["command"] = command
+        print_pipeline(result, console)
+        folder = out or Path("runs") / "bench" / f"{result['model']['label']}-pipeline"
+        written = write_pipeline(result, folder, json_path)
+        print(f"wrote {', '.join(str(p) for p in written)}")
+        return
+    options = BenchOptions(
+        model=model, engines=engines, batches=batches, data=data, per_class=per_class or None,
+        iterations=iterations, rounds=rounds, budget_s=budget, max_drop=max_drop, calib=calib,
+        engines_dir=engines_dir, threads=threads, fresh_process=fresh_process,
+        outputs=[p for p in (out, json_path.parent if json_path else None) if p is not None],
+    )  # fmt: skip
+    with _progress() as progress:
+        result = run_bench(options, progress)
+    result["command"] = command
+    print_table(result, console)
+    folder = out or Path("runs") / "bench" / result["model"]["label"]
+    written = write_all(result, folder, json_path)
+    print(f"wrote {', '.join(str(p) for p in written)}")
+    violations = max_drop_violations(result, max_drop)
+    if violations:
+        more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+        err.print(f"[red]accuracy floor failed:[/red] {violations[0]}{more}", highlight=False)
+        raise typer.Exit(code=1)
 
 
 @app.command()
@@ -435,7 +700,9 @@ def doctor() -> None:
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Warnings (a skipped corrupt file, a small calibration set) as one yellow line each."""
-    err.print(f"[yellow]warning:[/yellow] {message}", highlight=False, soft_wrap=True)
+    from rich.markup import escape
+
+    err.print(f"[yellow]warning:[/yellow] {escape(str(message))}", highlight=False, soft_wrap=True)
 
 
 def main() -> None:
@@ -446,7 +713,9 @@ def main() -> None:
     except EdgeferError as exc:
         if _state["debug"]:
             raise
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        from rich.markup import escape
+
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/yellow]")
