@@ -43,8 +43,9 @@ def test_fusion_batches_pair_every_face_with_a_voice_of_its_class(arrays):
 
 def test_voice_mismatch_draws_that_share_of_voices_from_a_random_class(arrays):
     faces, voices = arrays
-    batches = train_batches("middle", faces, voices, 16, np.random.default_rng(0), augment=False,
-                            voice_mismatch=0.6)
+    batches = train_batches(
+        "middle", faces, voices, 16, np.random.default_rng(0), augment=False, voice_mismatch=0.6
+    )
     got, want = _voice_labels(batches, voices)
     # 60 % random voices, a third of which land on the right class anyway: ~40 % mismatched
     assert 0.3 < np.mean(got != want) < 0.5
