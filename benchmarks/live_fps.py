@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from edgefer.live.demo import demo_clips
-from edgefer.live.loop import RunConfig, default_engine, run_live
+from edgefer.live.engines import default_engine
+from edgefer.live.loop import RunConfig, run_live
 from edgefer.live.timing import StageTimer
 
 TARGET_FPS = 30.0

@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from edgefer.live.demo import demo_clips
-from edgefer.live.loop import RunConfig, default_engine, run_live
+from edgefer.live.engines import default_engine
+from edgefer.live.loop import RunConfig, run_live
 
 WARM_UP_FRAMES = 1000
 

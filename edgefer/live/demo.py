@@ -23,7 +23,8 @@ import numpy as np
 
 from edgefer.data.labels import CREMAD_TO_CLASS, FER_TO_CLASS
 from edgefer.errors import EdgeferError
-from edgefer.live.loop import RunConfig, default_engine, run_live
+from edgefer.live.engines import default_engine
+from edgefer.live.loop import RunConfig, run_live
 from edgefer.live.overlay import VideoWriter
 from edgefer.live.sources import open_video_source
 from edgefer.live.timing import StageTimer

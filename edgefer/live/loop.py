@@ -22,13 +22,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from edgefer.errors import EdgeferError
 from edgefer.live.audio import AudioSource, open_audio_source
 from edgefer.live.capture import Frame, VideoSource
-from edgefer.live.detect import Box, BoxHold, HaarFaceDetector, face_inputs, make_detector
+from edgefer.live.detect import Box, BoxHold, face_inputs, make_detector
+from edgefer.live.engines import (
+    NONE_WORDS,
+    open_engines,
+    shared_voice_spec,
+    spec_of_engine,
+)
+from edgefer.live.face_finder import FaceFinder
 from edgefer.live.overlay import PreviewWindow, VideoWriter, draw_overlay, has_display
 from edgefer.live.router import Route, Router
 from edgefer.live.smoothing import Smoother, make_smoother
@@ -37,18 +43,8 @@ from edgefer.live.timing import StageTimer, json_record
 from edgefer.live.voice import VoiceWindow
 from edgefer.spec import PreprocessSpec
 
-__all__ = [
-    "RunConfig",
-    "FaceFinder",
-    "RunSummary",
-    "default_engine",
-    "open_engines",
-    "parse_smoothing",
-    "run_live",
-]
+__all__ = ["RunConfig", "RunSummary", "parse_smoothing", "run_live"]
 
-PRECISIONS: tuple[str, ...] = ("int8", "fp16", "fp32")
-NONE_WORDS = ("none", "off", "")
 Record = dict[str, Any]
 
 
@@ -142,117 +138,6 @@ class RunSummary:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
-# --------------------------------------------------------------------------------------- engines
-def default_engine(
-    precision: str = "int8",
-    engines_dir: str | Path = "engines",
-    log: Callable[[str], None] | None = None,
-) -> tuple[Path, str | None]:
-    """The shipped middle-fusion model at ``precision``, for ONNX Runtime: (engine path, fall-back note).
-
-    FP32 is the shipped ONNX itself. INT8 (calibrated on the set shipped for the model's
-    preprocessing, which ``build_engine`` picks) and FP16 are built once
-    by :func:`~edgefer.engines.build.build_engine`, checked against FP32 on the held-out real set, and
-    reused from ``engines_dir`` by cache key afterwards. When that cannot be done (the build is
-    rejected, or the held-out data is not on this machine) the shipped FP32 ONNX runs instead and the
-    note says why -- a demo on a fresh machine should run, and say what it ran.
-    """
-    from edgefer.shipped import shipped_path
-
-    if precision not in PRECISIONS:
-        raise EdgeferError(f"unknown precision {precision!r}: choose {', '.join(PRECISIONS)}")
-    source = shipped_path("middle", ".onnx")
-    if precision == "fp32":
-        return source, None
-    from edgefer.engines.build import build_engine
-
-    if log is not None and not any(
-        Path(engines_dir).glob(f"middle-onnxruntime-{precision}-*.onnx")
-    ):
-        log(
-            f"building the {precision.upper()} engine of the shipped middle model once (checked "
-            f"against FP32 on held-out data, ~30 s on 2 cores); cached in {engines_dir}/"
-        )
-
-    try:
-        built = build_engine(source, precision, "onnxruntime", engines_dir=engines_dir)
-    except EdgeferError as exc:  # rejected, no held-out data here, unwritable cache, ...
-        return source, f"no {precision.upper()} engine ({exc}); running the shipped FP32 ONNX"
-    return built.path, None
-
-
-def _open_one(path: Path, threads: int | None) -> Any:
-    from edgefer.engines.open import open_engine
-
-    if path.suffix == ".onnx":
-        return open_engine(path, intra_op_threads=threads)
-    return open_engine(path, rebuild_on_mismatch=True)
-
-
-def _given(value: Path | str | None) -> Path | None | bool:
-    """A path, None (use the default), or False (``"none"``: no such engine)."""
-    if value is None:
-        return None
-    if str(value).strip().lower() in NONE_WORDS:
-        return False
-    return Path(value)
-
-
-def open_engines(
-    config: RunConfig, log: Callable[[str], None] | None = None
-) -> tuple[dict[str, Any], list[str]]:
-    """The engines ``config`` asks for, by role (fused, face, voice), and the fall-back notes."""
-    from edgefer.shipped import shipped_path
-
-    notes: list[str] = []
-    paths: dict[str, Path] = {}
-    fused = _given(config.engine)
-    if fused is None:
-        fused, note = default_engine(config.precision, config.engines_dir, log)
-        notes += [note] if note else []
-    if fused:
-        paths["fused"] = fused
-    for role, value in (("face", config.face_engine), ("voice", config.voice_engine)):
-        chosen = _given(value)
-        if chosen is None:
-            chosen = shipped_path(role, ".onnx")
-        if chosen:
-            paths[role] = chosen
-    if not paths:
-        raise EdgeferError(
-            "every engine is switched off: give --engine, --face-engine or --voice-engine"
-        )
-    engines: dict[str, Any] = {}
-    try:
-        for role, path in paths.items():
-            engines[role] = _open_one(path, config.threads)
-    except BaseException:
-        for engine in engines.values():
-            engine.close()
-        raise
-    return engines, notes
-
-
-def _spec_of(engine: Any) -> PreprocessSpec:
-    from edgefer.onnx_meta import spec_of
-
-    return spec_of(engine.metadata)
-
-
-def _voice_spec(engines: dict[str, Any]) -> PreprocessSpec | None:
-    """The one audio preprocessing every voice-taking engine shares (None: no engine takes voice)."""
-    specs = {role: _spec_of(e) for role, e in engines.items() if "voice" in e.inputs}
-    if not specs:
-        return None
-    keys = {(s.voice, s.image_size) for s in specs.values()}
-    if len(keys) > 1:
-        raise EdgeferError(
-            f"the {' and '.join(specs)} engines expect different audio preprocessing; "
-            "use engines trained with the same voice spec"
-        )
-    return next(iter(specs.values()))
-
-
 def parse_smoothing(text: str) -> Smoother:
     """``ema``, ``ema:0.5``, ``window``, ``window:8`` or ``none`` -> a smoother."""
     kind, _, value = str(text).strip().lower().partition(":")
@@ -280,88 +165,6 @@ def _open_audio(config: RunConfig, video: VideoSource) -> tuple[AudioSource | No
         return None, [f"{where} ({exc}): face only"]
 
 
-# ------------------------------------------------------------------------------------- detection
-class FaceFinder:
-    """Face boxes for the loop at a fraction of a full search's cost.
-
-    The full frame is searched (scaled down to ``detect_width``) when there is no face to follow,
-    every ``refresh`` frames (a new or closer face), and whenever following fails; otherwise only a
-    window of twice the last face's size around it, scaled so the face is ~``follow_px / 2`` pixels,
-    for faces of 0.6x to 2x the last size. Haar's cost grows with the pixels and scales searched: on
-    the demo clips a followed face costs 6.5 ms against 17 ms for a 320 px full search (2-core CPU
-    under load), boxes within IoU 0.96 of full-size ones. YuNet, and ``--all-faces`` (other faces
-    must be found too), always search the full frame.
-    """
-
-    def __init__(
-        self,
-        detector: Any,
-        detect_width: int | None = 320,
-        *,
-        follow: bool = True,
-        refresh: int = 15,
-        follow_px: int = 120,
-    ) -> None:
-        self.detector, self.detect_width = detector, detect_width
-        self.refresh, self.follow_px = refresh, follow_px
-        self.full_searches = self.followed = 0
-        self._near = None
-        if follow and isinstance(detector, HaarFaceDetector):
-            self._near = HaarFaceDetector(
-                detector.cascade_path,
-                detector.scale_factor,
-                detector.min_neighbors,
-                min_size_frac=0.3,
-                equalize=detector.equalize,
-            )
-        self._last: Box | None = None
-        self._since_full = 0
-
-    def find(self, image: np.ndarray) -> list[Box]:
-        """Faces in a BGR frame, largest first (as the detectors return them)."""
-        if self._near is not None and self._last is not None and self._since_full < self.refresh:
-            box = self._follow(image, self._last)
-            if box is not None:
-                self._last, self._since_full = box, self._since_full + 1
-                self.followed += 1
-                return [box]
-        boxes = self._full(image)
-        self.full_searches += 1
-        self._last, self._since_full = (boxes[0] if boxes else None), 0
-        return boxes
-
-    def _full(self, image: np.ndarray) -> list[Box]:
-        width = self.detect_width
-        if not width or image.shape[1] <= width:
-            return self.detector.detect(image)
-        scale = width / image.shape[1]
-        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        return [_rescale(box, scale, 0, 0, image.shape) for box in self.detector.detect(small)]
-
-    def _follow(self, image: np.ndarray, last: Box) -> Box | None:
-        x, y, w, h = last
-        height, width = image.shape[:2]
-        x0, y0 = max(0, x - w // 2), max(0, y - h // 2)
-        x1, y1 = min(width, x + w + w // 2), min(height, y + h + h // 2)
-        window = image[y0:y1, x0:x1]
-        if window.shape[0] < 24 or window.shape[1] < 24:
-            return None
-        scale = min(1.0, self.follow_px / max(window.shape[:2]))
-        if scale < 1.0:
-            window = cv2.resize(window, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        found = self._near.detect(window)
-        return _rescale(found[0], scale, x0, y0, image.shape) if found else None
-
-
-def _rescale(box: Box, scale: float, dx: int, dy: int, shape: tuple[int, ...]) -> Box:
-    """A box found on a scaled crop, in the full frame's pixels (clipped to it)."""
-    x, y, w, h = box
-    x0, y0 = dx + int(round(x / scale)), dy + int(round(y / scale))
-    x1 = min(dx + int(round((x + w) / scale)), shape[1])
-    y1 = min(dy + int(round((y + h) / scale)), shape[0])
-    return (x0, y0, x1 - x0, y1 - y0)
-
-
 # ----------------------------------------------------------------------------------------- ticks
 @dataclass
 class _Shown:
@@ -384,15 +187,17 @@ class _Ticker:
     ) -> None:
         self.config, self.timer = config, timer
         self.router = Router(engines)
-        self.face_specs = {r: _spec_of(e) for r, e in engines.items() if "face" in e.inputs}
-        voice_spec = _voice_spec(engines)
+        self.face_specs = {r: spec_of_engine(e) for r, e in engines.items() if "face" in e.inputs}
+        voice_spec = shared_voice_spec(engines)
         if audio is not None and voice_spec is None:
             audio.stop()  # no engine listens
             audio = None
         self.audio = audio
         self.voice = VoiceWindow(audio.ring, voice_spec, config.hop_s) if audio else None
         first = next(iter(engines.values()))
-        self.class_names = tuple(first.metadata.get("class_names") or _spec_of(first).class_names)
+        self.class_names = tuple(
+            first.metadata.get("class_names") or spec_of_engine(first).class_names
+        )
         self.finder = FaceFinder(
             make_detector(config.yunet), config.detect_width, follow=not config.all_faces
         )

@@ -17,7 +17,8 @@ import pytest
 from edgefer.live.capture import VideoSource
 from edgefer.live.demo import DEMO_DIR, clip_prediction, demo_clips, run_demo, true_label
 from edgefer.live.detect import make_detector
-from edgefer.live.loop import FaceFinder, RunConfig, run_live
+from edgefer.live.face_finder import FaceFinder
+from edgefer.live.loop import RunConfig, run_live
 from edgefer.live.microphone import MicrophoneSource, WavStream
 from edgefer.media import read_video_frames
 from edgefer.shipped import shipped_path

@@ -1,0 +1,131 @@
+"""Which engines the live loop runs: the shipped middle fusion at the asked precision (built once
+and cached), the shipped face and voice models for when one modality is missing, or the user's own.
+
+Kept apart from the loop because the demo, the benchmarks and ``edgefer bench --pipeline`` choose
+engines the same way without running the loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from edgefer.errors import EdgeferError
+from edgefer.spec import PreprocessSpec
+
+if TYPE_CHECKING:
+    from edgefer.live.loop import RunConfig
+
+PRECISIONS: tuple[str, ...] = ("int8", "fp16", "fp32")
+NONE_WORDS = ("none", "off", "")
+
+
+def default_engine(
+    precision: str = "int8",
+    engines_dir: str | Path = "engines",
+    log: Callable[[str], None] | None = None,
+) -> tuple[Path, str | None]:
+    """The shipped middle-fusion model at ``precision``, for ONNX Runtime: (engine path, fall-back note).
+
+    FP32 is the shipped ONNX itself. INT8 (calibrated on the set shipped for the model's
+    preprocessing, which ``build_engine`` picks) and FP16 are built once
+    by :func:`~edgefer.engines.build.build_engine`, checked against FP32 on the held-out real set, and
+    reused from ``engines_dir`` by cache key afterwards. When that cannot be done (the build is
+    rejected, or the held-out data is not on this machine) the shipped FP32 ONNX runs instead and the
+    note says why -- a demo on a fresh machine should run, and say what it ran.
+    """
+    from edgefer.shipped import shipped_path
+
+    if precision not in PRECISIONS:
+        raise EdgeferError(f"unknown precision {precision!r}: choose {', '.join(PRECISIONS)}")
+    source = shipped_path("middle", ".onnx")
+    if precision == "fp32":
+        return source, None
+    from edgefer.engines.build import build_engine
+
+    if log is not None and not any(
+        Path(engines_dir).glob(f"middle-onnxruntime-{precision}-*.onnx")
+    ):
+        log(
+            f"building the {precision.upper()} engine of the shipped middle model once (checked "
+            f"against FP32 on held-out data, ~30 s on 2 cores); cached in {engines_dir}/"
+        )
+
+    try:
+        built = build_engine(source, precision, "onnxruntime", engines_dir=engines_dir)
+    except EdgeferError as exc:  # rejected, no held-out data here, unwritable cache, ...
+        return source, f"no {precision.upper()} engine ({exc}); running the shipped FP32 ONNX"
+    return built.path, None
+
+
+def _open_one(path: Path, threads: int | None) -> Any:
+    from edgefer.engines.open import open_engine
+
+    if path.suffix == ".onnx":
+        return open_engine(path, intra_op_threads=threads)
+    return open_engine(path, rebuild_on_mismatch=True)
+
+
+def _given(value: Path | str | None) -> Path | None | bool:
+    """A path, None (use the default), or False (``"none"``: no such engine)."""
+    if value is None:
+        return None
+    if str(value).strip().lower() in NONE_WORDS:
+        return False
+    return Path(value)
+
+
+def open_engines(
+    config: RunConfig, log: Callable[[str], None] | None = None
+) -> tuple[dict[str, Any], list[str]]:
+    """The engines ``config`` asks for, by role (fused, face, voice), and the fall-back notes."""
+    from edgefer.shipped import shipped_path
+
+    notes: list[str] = []
+    paths: dict[str, Path] = {}
+    fused = _given(config.engine)
+    if fused is None:
+        fused, note = default_engine(config.precision, config.engines_dir, log)
+        notes += [note] if note else []
+    if fused:
+        paths["fused"] = fused
+    for role, value in (("face", config.face_engine), ("voice", config.voice_engine)):
+        chosen = _given(value)
+        if chosen is None:
+            chosen = shipped_path(role, ".onnx")
+        if chosen:
+            paths[role] = chosen
+    if not paths:
+        raise EdgeferError(
+            "every engine is switched off: give --engine, --face-engine or --voice-engine"
+        )
+    engines: dict[str, Any] = {}
+    try:
+        for role, path in paths.items():
+            engines[role] = _open_one(path, config.threads)
+    except BaseException:
+        for engine in engines.values():
+            engine.close()
+        raise
+    return engines, notes
+
+
+def spec_of_engine(engine: Any) -> PreprocessSpec:
+    from edgefer.onnx_meta import spec_of
+
+    return spec_of(engine.metadata)
+
+
+def shared_voice_spec(engines: dict[str, Any]) -> PreprocessSpec | None:
+    """The one audio preprocessing every voice-taking engine shares (None: no engine takes voice)."""
+    specs = {role: spec_of_engine(e) for role, e in engines.items() if "voice" in e.inputs}
+    if not specs:
+        return None
+    keys = {(s.voice, s.image_size) for s in specs.values()}
+    if len(keys) > 1:
+        raise EdgeferError(
+            f"the {' and '.join(specs)} engines expect different audio preprocessing; "
+            "use engines trained with the same voice spec"
+        )
+    return next(iter(specs.values()))
