@@ -95,8 +95,8 @@ def _open_run(config: TrainConfig, resume: bool) -> tuple[PreprocessSpec, dict[s
     run = config.output
     state_path = run / "state.json"
     if resume:
-        if not state_path.is_file() or not (run / "checkpoint.keras").is_file():
-            raise EdgeferError(f"nothing to resume in {run}: no checkpoint.keras/state.json")
+        if not state_path.is_file() or not (run / "model.keras").is_file():
+            raise EdgeferError(f"nothing to resume in {run}: no model.keras/state.json")
         config.check_resumable_from(
             TrainConfig.from_dict(json.loads((run / "config.json").read_text()))
         )
@@ -139,9 +139,19 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
         steps_per_epoch = -(-n_per_epoch // config.batch_size)
         model = _new_model(config, spec, steps_per_epoch, console)
         state = {"epoch": 0, "best_val_accuracy": -1.0, "best_epoch": 0, "history": []}
-    else:
+    elif state["epoch"] < config.epochs:
+        if not (config.output / "checkpoint.keras").is_file():
+            raise EdgeferError(
+                f"{config.output} has no checkpoint.keras to continue from: pass "
+                f"--epochs {state['epoch']} to write the reports of its best epoch"
+            )
         model = keras.models.load_model(config.output / "checkpoint.keras")
         console.print(f"resuming {config.output} after epoch {state['epoch']}")
+    else:
+        # Nothing left to train (a run stopped after its last epoch, or its checkpoint was not kept):
+        # only the reports of the best model are written.
+        model = None
+        console.print(f"{config.output}: all {state['epoch']} epochs done; writing the reports")
 
     with _progress(console) as progress:
         for epoch in range(state["epoch"] + 1, config.epochs + 1):

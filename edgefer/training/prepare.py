@@ -7,6 +7,7 @@ never used for tuning); voices are split by actor, never by clip, into train / v
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,6 +23,9 @@ from edgefer.spec import PreprocessSpec
 from edgefer.training.config import TrainConfig
 
 Progress = Callable[[str, int, int], None]
+
+# Decoding threads: OpenCV and libsndfile release the GIL, and the result does not depend on them.
+LOAD_WORKERS = min(8, os.cpu_count() or 1)
 
 
 @dataclass
@@ -105,14 +109,16 @@ def prepare_data(
         faces = split_faces(config)
         seed, mask = config.seed, config.mask_fraction
         data.faces_train = load_face_array(
-            faces["train"], spec, mask, seed, reporter("faces train")
+            faces["train"], spec, mask, seed, reporter("faces train"), LOAD_WORKERS
         )
-        data.faces_val = load_face_array(faces["val"], spec, mask, seed + 1, reporter("faces val"))
+        data.faces_val = load_face_array(
+            faces["val"], spec, mask, seed + 1, reporter("faces val"), LOAD_WORKERS
+        )
         data.faces_test_masked = load_face_array(
-            faces["test"], spec, 1.0, seed + 2, reporter("faces test (masked)")
+            faces["test"], spec, 1.0, seed + 2, reporter("faces test (masked)"), LOAD_WORKERS
         )
         data.faces_test_unmasked = load_face_array(
-            faces["test"], spec, 0.0, seed + 2, reporter("faces test (unmasked)")
+            faces["test"], spec, 0.0, seed + 2, reporter("faces test (unmasked)"), LOAD_WORKERS
         )
     if config.uses_voices:
         voices = split_voices(config)

@@ -98,6 +98,27 @@ def test_resume_continues_from_the_last_epoch(middle_run, tmp_path):
     assert state["history"][0] == first
 
 
+def test_a_run_stopped_without_its_checkpoint_still_writes_its_reports(middle_run, tmp_path):
+    """A run cut off on a lent machine brings back model.keras + state.json, not the optimizer
+    checkpoint: resuming it at its finished epoch count writes the reports; asking for more epochs
+    says how to finish instead of a traceback."""
+    run = tmp_path / "middle"
+    shutil.copytree(middle_run, run)
+    for name in ("checkpoint.keras", "metrics.json", "history.json"):
+        (run / name).unlink()
+    common = ["train", "--fusion", "middle", "--limit-per-class", "8", "--batch-size", "8"]
+    more = run_cli(*common, "--epochs", "2", "--output", str(run), "--resume")
+    assert more.returncode == 2 and "--epochs 1" in error_lines(more)[-1]
+    done = run_cli(*common, "--epochs", "1", "--output", str(run), "--resume")
+    assert done.returncode == 0, done.stderr[-2000:]
+    fresh = json.loads((run / "metrics.json").read_text())
+    original = json.loads((middle_run / "metrics.json").read_text())
+    assert fresh["sets"]["test_masked"]["accuracy"] == original["sets"]["test_masked"]["accuracy"]
+    assert json.loads((run / "history.json").read_text()) == json.loads(
+        (middle_run / "history.json").read_text()
+    )
+
+
 def test_resume_with_other_settings_and_overwriting_are_refused(middle_run):
     other_seed = run_cli(
         "train",
