@@ -348,19 +348,39 @@ def build_engine(
         int | None, typer.Option(help="Held-out samples per class for the check (default: all).")
     ] = None,
     force: Annotated[bool, typer.Option(help="Rebuild even when a cached engine matches.")] = False,
+    max_batch: Annotated[
+        int, typer.Option(help="TensorRT: the optimisation profile covers batches 1..N.")
+    ] = 8,
+    workspace_mb: Annotated[
+        int | None,
+        typer.Option(help="TensorRT: builder workspace cap (default: 256 on a Jetson, 1024 else)."),
+    ] = None,
+    timing_cache: Annotated[
+        Path | None,
+        typer.Option(help="TensorRT: tactic timing cache, read and updated (faster rebuilds)."),
+    ] = None,
+    use_calibrator: Annotated[
+        bool,
+        typer.Option(
+            help="TensorRT 8.5-10 int8: the legacy entropy calibrator on the FP32 graph "
+            "(default: the Q/DQ graph from the same calibration set)."
+        ),
+    ] = False,
 ) -> None:
     """Build an FP32/FP16/INT8 engine for ONNX Runtime or TensorRT, checked against FP32.
 
     Example: [cyan]edgefer build-engine runs/middle-edge/model.onnx --precision int8[/cyan]
     """
-    from edgefer.engines.build import BuildRejectedError
+    from edgefer.engines.build import BuildRejectedError, TrtOptions
     from edgefer.engines.build import build_engine as build
 
     try:
         with _progress() as progress:
+            trt = TrtOptions(max_batch, workspace_mb, timing_cache, use_calibrator)
             result = build(
                 model, precision, backend, calib, output, max_drop, force=force,
                 min_calib=min_calib, heldout_per_class=heldout_per_class, progress=progress,
+                trt=trt,
             )  # fmt: skip
     except BuildRejectedError as exc:
         _print_build(exc.result, rejected=True)

@@ -34,6 +34,37 @@ RECIPE_VERSION = 1  # bump when a change here makes different engines from the s
 SUFFIX = {"onnxruntime": ".onnx", "tensorrt": ".plan"}
 
 
+@dataclass(frozen=True)
+class TrtOptions:
+    """TensorRT-only build settings; each one changes the plan, so each is part of its cache key.
+
+    max_batch : the optimisation profile covers batches 1..max_batch.
+    workspace_mb : builder workspace cap (None: 256 MiB on a Jetson, 1 GiB on a desktop GPU).
+    timing_cache : a file of measured tactic timings, read before and updated after a build, so the
+        next build of a similar model skips most measurements (not part of the key: it only saves time).
+    use_calibrator : INT8 through the legacy entropy calibrator (TensorRT 8.5-10) on the FP32 graph,
+        fed by the same calibration set, instead of the Q/DQ graph.
+    """
+
+    max_batch: int = 8
+    workspace_mb: int | None = None
+    timing_cache: Path | None = None
+    use_calibrator: bool = False
+
+    def __post_init__(self) -> None:
+        if self.max_batch < 1:
+            raise EdgeferError(f"--max-batch must be at least 1, got {self.max_batch}")
+        if self.workspace_mb is not None and self.workspace_mb < 16:
+            raise EdgeferError(f"--workspace-mb must be at least 16, got {self.workspace_mb}")
+
+    def key_fields(self) -> dict[str, Any]:
+        return {
+            "max_batch": self.max_batch,
+            "workspace_mb": self.workspace_mb,
+            "use_calibrator": self.use_calibrator,
+        }
+
+
 @dataclass
 class BuildResult:
     """What ``build_engine`` made (or reused) and how it compares with FP32 (``report``)."""
@@ -114,6 +145,7 @@ def build_engine(
     int8_method: str = "minmax",
     engines_dir: str | Path = "engines",
     progress: Any = None,
+    trt: TrtOptions | None = None,
 ) -> BuildResult:
     """Build (or reuse) one engine; raise :class:`BuildRejectedError` when it loses > ``max_drop`` points.
 
@@ -139,6 +171,12 @@ def build_engine(
             f"{source.name} is already {meta['precision']}: build from the FP32 export"
         )
     backend = resolve_backend(backend)
+    if trt is not None and trt != TrtOptions() and backend != "tensorrt":
+        raise EdgeferError(
+            "--max-batch, --workspace-mb, --timing-cache and --use-calibrator apply to TensorRT "
+            f"engines only; this build uses {backend}"
+        )
+    trt = trt or TrtOptions()
     ensure_writable(Path(output).parent if output is not None else Path(engines_dir))
     calib_set, calib_note, calib_path = None, None, None
     if precision == "int8":
@@ -156,6 +194,7 @@ def build_engine(
     }
     if backend == "tensorrt":
         key_fields["gpu"] = gpu_info()
+        key_fields["tensorrt"] = trt.key_fields()
     key = cache_key(key_fields)
     name = f"{source.stem}-{backend}-{precision}-{key}{SUFFIX[backend]}"
     target = Path(output) if output is not None else Path(engines_dir) / name
@@ -190,7 +229,7 @@ def build_engine(
     engine_meta["source_onnx_sha256"] = source_hash
     with atomic_path(target) as tmp:
         try:
-            info.update(_make(source, tmp, target, engine_meta, calib_set, int8_method))
+            info.update(_make(source, tmp, target, engine_meta, calib_set, int8_method, trt))
             if precision != "fp32" or backend != "onnxruntime":
                 if heldout is None:
                     from edgefer.evalsets import heldout_set
@@ -232,6 +271,7 @@ def _make(
     meta: dict[str, Any],
     calib: CalibrationSet | None,
     int8_method: str,
+    trt: TrtOptions,
 ) -> dict[str, Any]:
     """Write the engine to ``out`` (the temporary name of ``target``); return what its sidecar adds.
 
@@ -255,7 +295,7 @@ def _make(
     if backend == "onnxruntime":
         return {"recipe_detail": make(out)}
     graph, recipe = source, {}
-    if precision != "fp32":
+    if precision != "fp32" and not trt.use_calibrator:  # the calibrator reads the fp32 graph
         graph = target.with_suffix(".onnx")
         with atomic_path(graph) as tmp_graph:
             recipe = make(tmp_graph)
@@ -264,8 +304,17 @@ def _make(
         from edgefer.engines.tensorrt import build_trt_engine
     except ImportError as exc:
         raise EdgeferError(f"TensorRT is not installed here: {exc}") from exc
-    built = build_trt_engine(onnx_path=graph, output=out, precision=precision, calib=calib) or {}
-    trt_fields = {k: v for k, v in built.items() if k not in _FILE_KEYS}
+    built = build_trt_engine(
+        onnx_path=graph,
+        output=out,
+        precision=precision,
+        calib=calib,
+        max_batch=trt.max_batch,
+        workspace_bytes=trt.workspace_mb * 2**20 if trt.workspace_mb else None,
+        timing_cache=trt.timing_cache,
+        use_calibrator=trt.use_calibrator,
+    )
+    trt_fields = {k: v for k, v in (built or {}).items() if k not in _FILE_KEYS}
     return {"recipe_detail": recipe, "graph_onnx": str(graph), **trt_fields}
 
 

@@ -210,3 +210,31 @@ def test_unwritable_output_and_missing_tensorrt_are_one_line_errors(middle, tmp_
         "build-engine", str(middle), "--backend", "tensorrt", "-o", str(tmp_path / "e.plan")
     )
     _one_line_error(trt, "TensorRT is not installed here")
+
+
+def test_tensorrt_only_options_are_refused_for_onnxruntime_and_checked(middle, tmp_path):
+    out = ["-o", str(tmp_path / "e.onnx")]
+    base = ["build-engine", str(middle), "--backend", "onnxruntime"]
+    _one_line_error(run_cli(*base, "--max-batch", "4", *out), "TensorRT engines only")
+    _one_line_error(run_cli(*base, "--use-calibrator", *out), "TensorRT engines only")
+    _one_line_error(run_cli(*base, "--max-batch", "0", *out), "at least 1")
+    assert not (tmp_path / "e.onnx").exists()
+
+
+def test_tensorrt_options_are_part_of_the_cache_key():
+    """Two plans with other profiles or calibration are different engines, never a cache hit."""
+    from edgefer.engines.artifact import cache_key
+    from edgefer.engines.build import TrtOptions
+
+    keys = {
+        cache_key({"tensorrt": options.key_fields()})
+        for options in (
+            TrtOptions(),
+            TrtOptions(max_batch=16),
+            TrtOptions(workspace_mb=256),
+            TrtOptions(use_calibrator=True),
+        )
+    }
+    assert len(keys) == 4
+    same = TrtOptions(timing_cache=Path("cache.bin")).key_fields() == TrtOptions().key_fields()
+    assert same  # the timing cache only saves build time
