@@ -57,7 +57,7 @@ def main() -> None:
     figures.mkdir(parents=True, exist_ok=True)
     models: dict[str, dict] = {}
     for variant in variants:
-        model = keras.models.load_model(args.models / f"{variant}.keras")
+        model = keras.models.load_model(args.models / f"{variant}.keras", compile=False)
         sets = {}
         for name, data in held.sets_for(variant).items():
             sets[name] = classification_report(

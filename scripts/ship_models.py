@@ -26,7 +26,7 @@ from edgefer.spec import FUSIONS, PreprocessSpec  # noqa: E402
 def ship(run: Path, variant: str) -> Path:
     config = json.loads((run / "config.json").read_text())
     spec = PreprocessSpec.load(run / "spec.json")
-    trained = keras.models.load_model(run / "model.keras")
+    trained = keras.models.load_model(run / "model.keras", compile=False)
     clean = build_model(variant, config["preset"], spec)
     clean.set_weights(trained.get_weights())
     target = MODELS_DIR / f"{variant}.keras"

@@ -192,7 +192,7 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
             _atomic_save_model(model, config.output / "checkpoint.keras")
             _atomic_write_text(config.output / "state.json", json.dumps(state, indent=2))
     _atomic_write_text(config.output / "history.json", json.dumps(state["history"], indent=2))
-    best = keras.models.load_model(config.output / "model.keras")
+    best = keras.models.load_model(config.output / "model.keras", compile=False)
     _final_reports(config, spec, data, best, state)
     return config.output
 
