@@ -1,9 +1,12 @@
-"""Copy the best model of each finished training run into edgefer/assets/models/.
+"""Copy the best model of each finished training run into edgefer/assets/models/, and export it.
 
-Usage: python scripts/ship_models.py [RUNS_DIR]   (default runs/shipped)
+Usage: python scripts/ship_models.py [RUNS_DIR] [VARIANT ...]   (default runs/shipped, every variant
+with a finished run there)
 
 The optimizer state is dropped (rebuilt from the architecture, weights copied), which keeps the five
-models at a few MB; the run's spec and metrics travel with each model.
+models at a few MB; the run's spec and metrics travel with each model. The ONNX export is made from the
+shipped ``.keras`` file right away, since its sidecar names that file's hash (a saved ``.keras`` is not
+byte-identical from one save to the next).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 
+from edgefer.export import export_model  # noqa: E402
 from edgefer.models import build_model  # noqa: E402
 from edgefer.shipped import MODELS_DIR  # noqa: E402
 from edgefer.spec import FUSIONS, PreprocessSpec  # noqa: E402
@@ -36,13 +40,18 @@ def ship(run: Path, variant: str) -> Path:
     shutil.copy(run / "spec.json", MODELS_DIR / f"{variant}.spec.json")
     shutil.copy(run / "metrics.json", MODELS_DIR / f"{variant}.metrics.json")
     keras.backend.clear_session()
+    export_model(target, MODELS_DIR / f"{variant}.onnx")
     return target
 
 
 def main() -> None:
     runs = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/shipped")
+    chosen = sys.argv[2:] or list(FUSIONS)
+    unknown = sorted(set(chosen) - set(FUSIONS))
+    if unknown:
+        sys.exit(f"unknown variant(s) {', '.join(unknown)}: choose from {', '.join(FUSIONS)}")
     MODELS_DIR.mkdir(parents=True, exist_ok=True)
-    for variant in FUSIONS:
+    for variant in chosen:
         run = runs / variant
         if not (run / "metrics.json").is_file():
             print(f"{variant}: no finished run in {run}, skipped")

@@ -98,18 +98,44 @@ def _gain_section(models: dict[str, Any]) -> list[str]:
     face = models["face"]["sets"]["test_masked"]["accuracy"]
     voice = models["voice"]["sets"]["test_pairs"]["accuracy"]
     middle = models["middle"]["sets"]["test_masked"]["accuracy"]
+    clips = models["voice"]  # its primary set: the held-out clips themselves
     best = max(face, voice)
     gain = 100 * (middle - best)
     return [
         "## Targets",
         "",
         f"- Middle fusion vs best unimodal on the same test pairs: {_pct(middle)} vs "
-        f"{_pct(best)} = {gain:+.2f} points (target: >= +8; paper: +10).",
+        f"{_pct(best)} = {gain:+.2f} points (target: >= +8; paper: +10). The voice side rests "
+        f"on {clips['n']} held-out clips of 6 actors (95 % interval {_ci(clips['accuracy'], clips['n'])} "
+        "on the clips themselves), so the gain is well measured on the face side only.",
         f"- Middle fusion vs the paper's 79.81%: {100 * (middle - 0.7981):+.2f} points.",
         f"- Unimodal face on masked faces: {_pct(face)} vs the paper's 68.80% "
         f"({100 * (face - 0.688):+.2f} points).",
         "",
-    ]
+    ] + (_closing_notes(face, voice, middle) if gain < 8 or face < 0.688 else [])
+
+
+def _closing_notes(face: float, voice: float, middle: float) -> list[str]:
+    """Why the targets are missed and what would close them, read off the measured figures."""
+    notes = ["What would close the gaps (none of it tuned on the test set):", ""]
+    if face < 0.688:
+        notes.append(
+            "- Face: the face model is still improving when its training stops (validation accuracy "
+            "rose every epoch of the masked fine-tune) and its unmasked stage ran 4 of its 10 "
+            "epochs; the full `make train-all` schedule, more masked epochs, a class-balanced "
+            "loss for the under-recalled neutral class, and the paper's larger inputs (224 px; the "
+            "`paper` preset) are the next steps. FER2013 is also harder than M-LFW-FER (48 px "
+            "in-the-wild crops against aligned LFW photos)."
+        )
+    if middle - max(face, voice) < 0.08:
+        notes.append(
+            "- Fusion gain: the fusion models lean on the voice (see the random-voice table below), "
+            "and the voice branch has only 280 training clips of 14 actors, so it generalises to "
+            f"unseen speakers far less well than on validation; on the test pairs' voices it scores "
+            f"{_pct(voice)}. The full CREMA-D (7,442 clips, 91 actors), as the paper uses, is the "
+            "lever; a better face model raises the fusion directly."
+        )
+    return notes + [""]
 
 
 def _pairing_section(models: dict[str, Any]) -> list[str]:

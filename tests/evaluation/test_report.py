@@ -68,3 +68,6 @@ def test_markdown_has_every_row_its_n_interval_targets_and_pairing_gap(tmp_path)
     assert "| middle | 83.00% | 50.00% | -33.00 |" in text
     assert "How this differs from the paper" in text and "python x.py" in text
     assert "| ravdess:17 | 20 | 80.00% |" in text
+    assert "92 held-out clips of 6 actors (95 % interval 65.3-82.7" in text
+    assert "What would close the gaps" in text and "- Face:" in text  # face 60 % < the paper's 68.8
+    assert "- Fusion gain:" not in text  # the +8 target is met
