@@ -30,7 +30,7 @@ from edgefer.engines.open import gpu_info, resolve_backend, runtime_version
 from edgefer.errors import EdgeferError
 
 PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8")
-RECIPE_VERSION = 1  # bump when a change here makes different engines from the same inputs
+RECIPE_VERSION = 2  # bump when a change here makes different engines from the same inputs
 SUFFIX = {"onnxruntime": ".onnx", "tensorrt": ".plan"}
 
 

@@ -48,6 +48,17 @@ def zero_points(model: onnx.ModelProto, op: str) -> list[np.ndarray]:
     return [inits[n.input[2]] for n in model.graph.node if n.op_type == op and len(n.input) > 2]
 
 
+def quantized_weights(model: onnx.ModelProto) -> list[np.ndarray]:
+    """The int8 constants DequantizeLinear turns back into float weights."""
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    return [
+        inits[n.input[0]]
+        for n in model.graph.node
+        if n.op_type == "DequantizeLinear" and n.input[0] in inits
+        and inits[n.input[0]].dtype == np.int8
+    ]  # fmt: skip
+
+
 def test_int8_engine_has_qdq_nodes_uint8_activations_and_reports_agreement(int8):
     path, result = int8
     model = onnx.load(str(path))
@@ -58,6 +69,9 @@ def test_int8_engine_has_qdq_nodes_uint8_activations_and_reports_agreement(int8)
     weights = [z for z in zero_points(model, "DequantizeLinear") if z.dtype == np.int8]
     assert weights and all(not z.any() for z in weights)  # symmetric signed weights
     assert any(z.size > 1 for z in weights)  # per-channel
+    # 7-bit weights: ONNX Runtime's u8 x s8 kernels saturate int16 sums on CPUs without VNNI
+    values = np.concatenate([w.ravel() for w in quantized_weights(model)])
+    assert values.size > 10_000 and np.abs(values.astype(np.int16)).max() <= 64
     assert model_metadata(model, path.name)["precision"] == "int8"
     out = result.stdout
     assert "argmax agreement" in out and "accuracy fp32 -> engine" in out
@@ -88,6 +102,8 @@ def test_tensorrt_flavour_uses_symmetric_signed_activations(middle, calib_set, t
     assert acts and all(z.dtype == np.int8 and not z.any() for z in acts)
     report = qdq_report(model)  # what TensorRT's parser will check
     assert report["problems"] == [] and len(report["per_channel_weights"]) >= 40
+    values = np.concatenate([w.ravel() for w in quantized_weights(model)])
+    assert np.abs(values.astype(np.int16)).max() == 127  # TensorRT: the full int8 range
 
 
 def test_fp16_build_reports_agreement_against_fp32(middle, tmp_path):
