@@ -171,6 +171,7 @@ def evaluate_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     why = (
         f"Likely reason: the model is small ({_shape_words(result)}), so a kernel call's fixed "
         "cost and memory traffic weigh more than arithmetic, which is all INT8 speeds up."
+        + _int8_dot_words(result)
         + _profile_why(result, "onnxruntime-int8", "onnxruntime-fp32", "1")
         + busy
     )
@@ -266,3 +267,21 @@ def max_drop_violations(result: dict[str, Any], max_drop: float) -> list[str]:
         for r in result["engines"]
         if r["drop_points"] > max_drop + EPS
     ]
+
+
+# CPU flags with an int8 dot-product instruction (x86 VNNI/AMX, Arm SDOT/I8MM).
+_INT8_DOT_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8", "asimddp", "i8mm")
+
+
+def _int8_dot_words(result: dict[str, Any]) -> str:
+    """Say so when the CPU has no int8 dot-product instruction: ONNX Runtime's INT8 kernels then
+    multiply-add in several AVX2 steps, little faster than float FMA."""
+    flags = set(result.get("system", {}).get("cpu", {}).get("flags") or ())
+    if not flags or flags & set(_INT8_DOT_FLAGS):
+        return ""
+    return (
+        f" This CPU has no int8 dot-product instruction (none of {', '.join(_INT8_DOT_FLAGS)}; "
+        f"it has {', '.join(sorted(flags))}), so ONNX Runtime's INT8 kernels take several AVX2 "
+        "steps per multiply-add and 7-bit weights to avoid their int16 saturation: INT8 speed-ups "
+        "need VNNI (Intel Cascade Lake or later, AMD Zen 4) or a GPU."
+    )
