@@ -55,7 +55,8 @@ def test_build_engine_from_a_shipped_onnx(precision, tmp_path):
         )
     if precision != "fp32":
         report = side["report"]
-        assert report["agreement"] >= 0.9 and abs(report["drop_points"]) <= 3.0
+        # n=90: one sample is 1.1 points; a gain is no failure, agreement bounds the change
+        assert report["agreement"] >= 0.9 and report["drop_points"] <= 3.0
         assert "argmax agreement" in result.stdout
     with open_engine(out) as engine:
         probs = engine.predict(
