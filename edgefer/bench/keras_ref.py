@@ -35,15 +35,16 @@ def keras_available() -> str | None:
 def find_source(onnx_path: Path, meta: dict[str, Any], sidecar: dict[str, Any] | None) -> Path:
     """The ``.keras`` file ``onnx_path`` was exported from, checked by hash; raises with why not.
 
-    Looked for where the export recorded it (sidecar path), then by the recorded name beside the ONNX
-    file (a moved run folder or a fresh clone), then ``<stem>.keras`` beside it (shipped models).
+    Looked for beside the ONNX file first (by the recorded name, ``<stem>.keras``, ``model.keras``:
+    a run folder, a shipped model, a fresh clone), then where the export recorded it (the sidecar's
+    absolute path, which in another checkout names that checkout's copy).
     """
     want = meta.get("source_model_sha256") or (sidecar or {}).get("source_model_sha256")
     names = [
-        (sidecar or {}).get("source_model"),
         meta.get("source_model") and str(onnx_path.parent / Path(meta["source_model"]).name),
         str(onnx_path.with_suffix(".keras")),
         str(onnx_path.parent / "model.keras"),
+        (sidecar or {}).get("source_model"),
     ]
     seen: list[Path] = []
     for name in names:
