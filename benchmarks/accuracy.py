@@ -43,6 +43,8 @@ def main() -> None:
 
     import keras
 
+    from edgefer.models.keras_engine import load_keras
+
     variants = [v for v in FUSIONS if (args.models / f"{v}.keras").is_file()]
     if not variants:
         sys.exit(f"no models in {args.models}")
@@ -57,7 +59,7 @@ def main() -> None:
     figures.mkdir(parents=True, exist_ok=True)
     models: dict[str, dict] = {}
     for variant in variants:
-        model = keras.models.load_model(args.models / f"{variant}.keras", compile=False)
+        model = load_keras(args.models / f"{variant}.keras")
         sets = {}
         for name, data in held.sets_for(variant).items():
             sets[name] = classification_report(

@@ -12,7 +12,6 @@ This module and the training package are the only ones that import Keras; they d
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -81,18 +80,6 @@ def resolve_source(source: str | Path) -> tuple[Path, Path, dict[str, Any]]:
     return model, spec, config
 
 
-def _load_keras(path: Path) -> Any:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-
-    try:
-        return keras.models.load_model(path, compile=False)
-    except Exception as exc:  # zip/h5/deserialisation errors: all "not a usable model"
-        raise EdgeferError(
-            f"cannot load {path.name} with Keras: {str(exc).splitlines()[0]}"
-        ) from exc
-
-
 def _check_model(model: Any, spec: PreprocessSpec, where: str) -> list[str]:
     names = [t.name for t in model.inputs]
     if not names or not set(names) <= {"face", "voice"}:
@@ -158,7 +145,9 @@ def export_model(
     if output.suffix != ".onnx":
         raise EdgeferError(f"the output must end in .onnx: {output}")
     ensure_writable(output.parent)  # before minutes of loading and converting
-    model = _load_keras(keras_path)
+    from edgefer.models.keras_engine import load_keras
+
+    model = load_keras(keras_path)
     names = _check_model(model, spec, keras_path.name)
     proto = _convert(model, names, opset)
     import tensorflow as tf

@@ -23,6 +23,7 @@ import keras  # noqa: E402
 
 from edgefer.export import export_model  # noqa: E402
 from edgefer.models import build_model  # noqa: E402
+from edgefer.models.keras_engine import load_keras  # noqa: E402
 from edgefer.shipped import MODELS_DIR  # noqa: E402
 from edgefer.spec import FUSIONS, PreprocessSpec  # noqa: E402
 
@@ -30,7 +31,7 @@ from edgefer.spec import FUSIONS, PreprocessSpec  # noqa: E402
 def ship(run: Path, variant: str) -> Path:
     config = json.loads((run / "config.json").read_text())
     spec = PreprocessSpec.load(run / "spec.json")
-    trained = keras.models.load_model(run / "model.keras", compile=False)
+    trained = load_keras(run / "model.keras")
     clean = build_model(variant, config["preset"], spec)
     clean.set_weights(trained.get_weights())
     target = MODELS_DIR / f"{variant}.keras"

@@ -5,7 +5,8 @@ One job per module:
 - :mod:`~edgefer.bench.system`: what machine (CPU, cores, versions, GPU, Jetson power state);
 - :mod:`~edgefer.bench.flops`: how much arithmetic one inference is, from the ONNX graph;
 - :mod:`~edgefer.bench.candidates`: which engines, built or reused by the one builder;
-- :mod:`~edgefer.bench.keras_ref`: the Keras reference as an Engine;
+- :mod:`~edgefer.bench.keras_ref`: where the Keras reference comes from (run by
+  :mod:`edgefer.models.keras_engine`, the one module here that needs Keras);
 - :mod:`~edgefer.bench.measure`: interleaved timing and accuracy;
 - :mod:`~edgefer.bench.peak`: the CPU's measured float32 peak;
 - :mod:`~edgefer.bench.profile`: ONNX Runtime's per-op profile (why a ratio is what it is);

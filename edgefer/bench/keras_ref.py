@@ -1,26 +1,23 @@
-"""The Keras model an ONNX file was exported from, as an :class:`~edgefer.engines.base.Engine`.
+"""Where the benchmark's Keras reference comes from, without importing Keras.
 
-It is the benchmark's reference point ("how much faster is the deployed engine than the training
-framework?"). Two ways of calling it are timed, because they differ ten-fold at batch 1 and a ratio
-against only one would mislead: ``predict`` (what the issue's target names; it builds a dataset and
-a step function around every call) and ``predict_on_batch`` (one compiled step, the fastest plain
-Keras call). TensorFlow is imported only when a KerasEngine is made, so a Jetson without it can still
-run every other row; :func:`keras_available` says whether it can be made at all.
+The reference row ("how much faster is the deployed engine than the training framework?") is the
+``.keras`` file an ONNX model was exported from, run by :class:`edgefer.models.keras_engine.KerasEngine`
+(training side). This module only finds that file and says whether Keras can be imported at all, so
+a Jetson without TensorFlow runs every other row of ``edgefer bench``.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from edgefer.engines.artifact import file_sha256
-from edgefer.engines.base import Engine, TensorSpec
 from edgefer.errors import EdgeferError
 
+# Two ways of calling the Keras model are timed, because they differ ten-fold at batch 1 and a ratio
+# against only one would mislead: ``predict`` (what the issue's target names; it builds a dataset and
+# a step function around every call) and ``predict_on_batch`` (one compiled step).
 MODES: tuple[str, ...] = ("predict", "predict_on_batch")
 
 
@@ -60,55 +57,3 @@ def find_source(onnx_path: Path, meta: dict[str, Any], sidecar: dict[str, Any] |
             f"(sha256 {want}): re-export it"
         )
     raise EdgeferError(f"no Keras source found for {onnx_path.name} (looked beside it)")
-
-
-class KerasEngine(Engine):
-    """A ``.keras`` model called with ``predict`` or ``predict_on_batch`` (``mode``)."""
-
-    backend = "keras"
-    precision = "fp32"
-
-    def __init__(self, path: str | Path, mode: str = "predict", model: Any = None) -> None:
-        if mode not in MODES:
-            raise EdgeferError(f"unknown Keras mode {mode!r}: choose {', '.join(MODES)}")
-        self.path, self.mode = Path(path), mode
-        self._model = model if model is not None else load_keras(self.path)
-        self.inputs = {
-            t.name: TensorSpec(t.name, (None, *(int(d) for d in t.shape[1:])), "float32")
-            for t in self._model.inputs
-        }
-        out = self._model.outputs[0]
-        self.outputs = {"probs": TensorSpec("probs", (None, int(out.shape[-1])), "float32")}
-        self.metadata = {"source_model": str(self.path), "mode": mode}
-
-    @property
-    def model(self) -> Any:
-        """The loaded Keras model (shared by the two modes, so it is loaded once)."""
-        return self._model
-
-    def _run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        if self.mode == "predict":
-            return np.asarray(self._model.predict(inputs, verbose=0, batch_size=_rows(inputs)))
-        return np.asarray(self._model.predict_on_batch(inputs))
-
-    def close(self) -> None:
-        self._model = None
-
-
-def _rows(inputs: dict[str, np.ndarray]) -> int:
-    return int(len(next(iter(inputs.values()))))
-
-
-def load_keras(path: Path) -> Any:
-    """Load a ``.keras`` model without its optimizer; any failure is one line."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    reason = keras_available()
-    if reason is not None:
-        raise EdgeferError(f"cannot load {path.name}: {reason}")
-    import keras
-
-    try:
-        return keras.models.load_model(path, compile=False)
-    except Exception as exc:  # zip/h5/deserialisation errors: all "not a usable model"
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise EdgeferError(f"cannot load {path.name} with Keras: {first}") from exc

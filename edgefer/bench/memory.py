@@ -55,9 +55,8 @@ def measure_here(backend: str, path: str, batch: int, threads: int | None, calls
     started = time.perf_counter()
     if backend == "keras":
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        import keras  # noqa: F401  (the import is what is timed)
-
-        from edgefer.bench.keras_ref import KerasEngine
+        # training side: this import brings in Keras and TensorFlow, which is what is timed
+        from edgefer.models.keras_engine import KerasEngine
     else:
         import onnxruntime  # noqa: F401
 

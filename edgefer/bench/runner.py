@@ -83,7 +83,7 @@ def _open(built: Built, threads: int | None, keras_model: Any) -> tuple[Engine, 
     started = time.perf_counter()
     choice = built.choice
     if choice.backend == "keras":
-        from edgefer.bench.keras_ref import KerasEngine
+        from edgefer.models.keras_engine import KerasEngine
 
         engine: Engine = KerasEngine(built.path, choice.mode or "predict", model=keras_model)
     elif choice.backend == "onnxruntime":
@@ -170,7 +170,7 @@ def run_bench(options: BenchOptions, progress: Progress | None = None) -> dict[s
 
     keras_model = None
     if any(b.choice.backend == "keras" for b in built):
-        from edgefer.bench.keras_ref import load_keras
+        from edgefer.models.keras_engine import load_keras
 
         keras_model = load_keras(source.keras)  # type: ignore[arg-type]
         lap("Keras import + load")

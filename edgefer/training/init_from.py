@@ -36,12 +36,12 @@ def copy_matching_weights(model, sources: Sequence[Path]) -> dict[str, str]:
     Returns ``{layer name: source file}`` for the copied layers. A layer found in two sources is taken
     from the first. Refuses (rather than silently training from scratch) when nothing matched.
     """
-    import keras
+    from edgefer.models.keras_engine import load_keras
 
     copied: dict[str, str] = {}
     for source in sources:
         path = model_file(Path(source))
-        trained = keras.models.load_model(path, compile=False)
+        trained = load_keras(path)
         by_name = {layer.name: layer for layer in trained.layers}
         modality = _unimodal_input(trained)
         same_variant = modality is not None and modality == _unimodal_input(model)

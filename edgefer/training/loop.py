@@ -118,6 +118,8 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
     """Train one variant end to end and return the run folder."""
     import keras
 
+    from edgefer.models.keras_engine import load_keras
+
     console = console or Console(stderr=True)
     spec, state = _open_run(config, resume)
     config.save(config.output / "config.json")
@@ -192,7 +194,7 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
             _atomic_save_model(model, config.output / "checkpoint.keras")
             _atomic_write_text(config.output / "state.json", json.dumps(state, indent=2))
     _atomic_write_text(config.output / "history.json", json.dumps(state["history"], indent=2))
-    best = keras.models.load_model(config.output / "model.keras", compile=False)
+    best = load_keras(config.output / "model.keras")
     _final_reports(config, spec, data, best, state)
     return config.output
 
