@@ -37,7 +37,9 @@ def _ort_matmul(size: int, threads: int) -> Any:
         [helper.make_tensor_value_info("c", TensorProto.FLOAT, [size, size])],
         [weight],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    # IR 8 goes with opset 17 (as our exports): a newer onnx package would write its own latest IR,
+    # which an older ONNX Runtime (the newest for Python 3.10 reads IR <= 11) refuses.
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
     options = ort.SessionOptions()
     options.intra_op_num_threads = int(threads)
     options.log_severity_level = 3
