@@ -24,7 +24,7 @@ from edgefer.training.config import TrainConfig
 
 Progress = Callable[[str, int, int], None]
 
-# Decoding threads: OpenCV and libsndfile release the GIL, and the result does not depend on them.
+# Face decoding threads: OpenCV releases the GIL, and the arrays do not depend on the thread count.
 LOAD_WORKERS = min(8, os.cpu_count() or 1)
 
 
