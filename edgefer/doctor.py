@@ -1,7 +1,8 @@
 """``edgefer doctor``: what this machine can run, in one table.
 
-Answers the first questions of a deployment: which backends import, which versions, whether the Haar
-cascade and the data are there, whether a GPU is visible. Imports each package lazily and reports
+Answers the first questions of a deployment: which backends import, which versions, which face
+detector the live loop will use, whether the Haar cascade, the data and microphones are there, whether
+a GPU is visible. Imports each package lazily and reports
 failures instead of raising, so it works on a Jetson without TensorFlow.
 """
 
@@ -63,6 +64,45 @@ def gpu_name() -> str | None:
     return gpu_info()[0]
 
 
+def microphone_rows() -> list[tuple[str, str, str]]:
+    """One row per input device with its native rate (the rate the live loop opens it at when it
+    refuses 16 kHz), or one ``microphones`` row saying why there are none. Never raises: a machine
+    without sounddevice or the PortAudio library (an OSError on import) still gets its table."""
+    try:
+        import sounddevice  # noqa: F401  (the import alone tells package from library problems)
+    except ImportError:
+        return [("microphones", "missing", "sounddevice missing: pip install 'edgefer[live]'")]
+    except OSError as exc:
+        detail = f"PortAudio library missing ({exc}): apt install libportaudio2"
+        return [("microphones", "missing", detail)]
+    except Exception as exc:  # a broken install must not end the doctor either
+        return [("microphones", "error", f"sounddevice fails to import: {exc}")]
+    try:
+        from edgefer.live.microphone import input_devices
+
+        devices = input_devices()
+    except Exception as exc:  # PortAudio failing to list devices must not end the doctor
+        return [("microphones", "error", f"cannot list input devices: {exc}")]
+    if not devices:
+        return [("microphones", "none", "none found")]
+    return [
+        (f"microphone {d.index}", "ok", d.details() + (", default" if d.is_default else ""))
+        for d in devices
+    ]
+
+
+def detector_row() -> tuple[str, str, str]:
+    """The live loop's default face detector, loaded as ``edgefer run`` would load it, so a missing
+    or corrupt shipped model (or an OpenCV without ``FaceDetectorYN``) shows here first."""
+    try:
+        from edgefer.live.detect import make_detector
+
+        detector = make_detector("yunet")
+    except Exception as exc:  # the doctor reports, never raises
+        return ("face detector", "missing", f"{exc} (--detector haar still works)")
+    return ("face detector", "ok", f"{detector.describe()}; --detector haar|PATH.onnx")
+
+
 def report() -> list[tuple[str, str, str]]:
     """Rows of (item, status, detail)."""
     rows = [
@@ -81,8 +121,10 @@ def report() -> list[tuple[str, str, str]]:
             str(cascade) if cascade else "needs opencv-python < 5",
         )
     )
+    rows.append(detector_row())
     data = data_root(required=False)
     rows.append(("data", "ok" if data.is_dir() else "missing", str(data)))
     gpu = gpu_name()
     rows.append(("gpu", "ok" if gpu else "none", gpu or "CPU only (ONNX Runtime CPU backend)"))
+    rows.extend(microphone_rows())
     return rows
