@@ -1,9 +1,9 @@
-"""Face detection for the live loop and for video clips: OpenCV's Haar cascade by default, YuNet
-when a model file is given, and the crop of each face into a model input.
+"""Face detection for the live loop and for video clips: the shipped YuNet CNN by default, OpenCV's
+Haar cascade on request, and the crop of each face into a model input.
 
-The Haar frontal-face cascade ships with opencv-python < 5, needs no model download and runs in a
-few milliseconds on a CPU; it is the default. Boxes are ``(x, y, w, h)`` in frame pixels, largest
-first, so "the" face of a frame is ``boxes[0]``.
+Both run on a CPU in milliseconds and need no download: YuNet's model ships in
+``edgefer/assets/detectors`` and the Haar cascade with opencv-python < 5. Boxes are ``(x, y, w, h)``
+in frame pixels, largest first, so "the" face of a frame is ``boxes[0]``.
 """
 
 from __future__ import annotations
@@ -45,12 +45,19 @@ class HaarFaceDetector:
     min_neighbors: int = 5
     min_size_frac: float = 0.08
     equalize: bool = True
+    working_width: int = 320
+    family = "haar"  # which crop rule of the spec frames its boxes
+    hold_frames = 5  # the loop's default BoxHold: bridges the frames a masked face is missed on
 
     def __post_init__(self) -> None:
         path = self.cascade_path or default_cascade_path()
         self._cascade = cv2.CascadeClassifier(str(path))
         if self._cascade.empty():
             raise EdgeferError(f"cannot load Haar cascade: {path}")
+
+    def describe(self) -> str:
+        name = Path(self.cascade_path or default_cascade_path()).name
+        return f"Haar {name} (min_neighbors {self.min_neighbors}, width {self.working_width})"
 
     def detect(self, frame: np.ndarray) -> list[Box]:
         """Faces in a BGR or grey frame, largest first (empty list when none)."""
@@ -68,18 +75,40 @@ class HaarFaceDetector:
         return sorted(boxes, key=lambda b: b[2] * b[3], reverse=True)
 
 
+YUNET_MODEL = (
+    Path(__file__).resolve().parent.parent
+    / "assets"
+    / "detectors"
+    / ("face_detection_yunet_2023mar.onnx")
+)
+DETECTOR_NAMES: tuple[str, ...] = ("yunet", "haar")
+
+
 @dataclass
 class YuNetFaceDetector:
-    """Faces by OpenCV's YuNet CNN (``cv2.FaceDetectorYN``, OpenCV >= 4.8) from an ONNX model file.
+    """Faces by the YuNet CNN (Wu et al. 2023) through OpenCV's ``cv2.FaceDetectorYN``.
 
-    More robust than Haar to pose, light and masks, but needs the model (``face_detection_yunet_*.onnx``
-    from the OpenCV model zoo), which edgefer does not ship or download. Same API as Haar.
+    YuNet finds masked faces the Haar cascade misses (a mask hides the mouth and nose features Haar
+    looks for): 0.87 against 0.50 of masked faces in ``benchmarks/results/detection_rate.md``. Its
+    2023mar model (232 KB, Apache-2.0) ships in ``edgefer/assets/detectors``; another YuNet ``.onnx``
+    can be given as ``model_path``.
+
+    score_threshold : a new face needs at least this score; chosen on the detection benchmark.
+    track_threshold : the lower score that keeps following a face already found (see
+        :class:`~edgefer.live.face_finder.FaceFinder`): a masked face's score wavers around the
+        threshold from frame to frame, and hysteresis keeps it without admitting new false alarms.
+    working_width : frames wider than this are searched scaled down to it (boxes scaled back).
     """
 
-    model_path: Path
-    score_threshold: float = 0.6
+    model_path: Path = YUNET_MODEL
+    score_threshold: float = 0.7
+    track_threshold: float = 0.3
     nms_threshold: float = 0.3
     top_k: int = 50
+    working_width: int = 640
+    family = "yunet"
+    search_scales = (1.0, 1.5)  # full searches of an empty scene alternate these (FaceFinder)
+    hold_frames = 0  # following with hysteresis keeps its faces; see FaceFinder
 
     def __post_init__(self) -> None:
         self.model_path = Path(self.model_path)
@@ -87,33 +116,54 @@ class YuNetFaceDetector:
             raise EdgeferError(f"YuNet model not found: {self.model_path}")
         if not hasattr(cv2, "FaceDetectorYN"):
             raise EdgeferError(f"OpenCV {cv2.__version__} has no FaceDetectorYN (needs >= 4.8)")
+        if not 0.0 < self.track_threshold <= self.score_threshold < 1.0:
+            raise EdgeferError(
+                f"YuNet thresholds must satisfy 0 < track ({self.track_threshold}) <= "
+                f"score ({self.score_threshold}) < 1"
+            )
+        self._size = (320, 320)
         try:
             self._net = cv2.FaceDetectorYN.create(
                 str(self.model_path),
                 "",
-                (320, 320),
-                self.score_threshold,
+                self._size,
+                self.track_threshold,
                 self.nms_threshold,
                 self.top_k,
             )
+            self._net.detect(np.zeros((self._size[1], self._size[0], 3), np.uint8))
         except cv2.error as exc:
-            raise EdgeferError(f"cannot load YuNet model {self.model_path}: {exc.err}") from exc
-        self._size = (320, 320)
+            reason = (exc.err or str(exc)).strip().splitlines()[-1]
+            raise EdgeferError(
+                f"cannot load YuNet model {self.model_path}: not a YuNet ONNX file ({reason})"
+            ) from exc
 
-    def detect(self, frame: np.ndarray) -> list[Box]:
-        """Faces in a BGR or grey frame, largest first (empty list when none)."""
+    def describe(self) -> str:
+        return (
+            f"YuNet {self.model_path.name} (score >= {self.score_threshold:g}, "
+            f"follow >= {self.track_threshold:g}, width {self.working_width})"
+        )
+
+    def detect_scored(self, frame: np.ndarray) -> list[tuple[Box, float]]:
+        """Faces with their scores (>= ``track_threshold``) in a BGR or grey frame, best first."""
         bgr = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame
         height, width = bgr.shape[:2]
         if (width, height) != self._size:
             self._net.setInputSize((width, height))
             self._size = (width, height)
         _, faces = self._net.detect(bgr)
-        boxes = []
-        for x, y, w, h in np.asarray(faces if faces is not None else []).reshape(-1, 15)[:, :4]:
+        found = []
+        for row in np.asarray(faces if faces is not None else []).reshape(-1, 15):
+            x, y, w, h = row[:4]
             x0, y0 = max(int(round(x)), 0), max(int(round(y)), 0)
             x1, y1 = min(int(round(x + w)), width), min(int(round(y + h)), height)
             if x1 > x0 and y1 > y0:
-                boxes.append((x0, y0, x1 - x0, y1 - y0))
+                found.append(((x0, y0, x1 - x0, y1 - y0), float(row[14])))
+        return sorted(found, key=lambda item: item[1], reverse=True)
+
+    def detect(self, frame: np.ndarray) -> list[Box]:
+        """New faces (score >= ``score_threshold``) in a BGR or grey frame, largest first."""
+        boxes = [box for box, score in self.detect_scored(frame) if score >= self.score_threshold]
         return sorted(boxes, key=lambda b: b[2] * b[3], reverse=True)
 
 
@@ -141,29 +191,51 @@ class BoxHold:
         return list(self._last) if self._misses <= self.max_misses else []
 
 
-def make_detector(yunet_model: str | Path | None = None) -> HaarFaceDetector | YuNetFaceDetector:
-    """The live loop's detector: YuNet when a model file is given, else the Haar cascade tuned for
-    masked faces (no histogram equalisation, min_neighbors=3).
+def make_detector(
+    detector: str | Path = "yunet", score_threshold: float | None = None
+) -> HaarFaceDetector | YuNetFaceDetector:
+    """The live loop's detector from ``--detector``: ``yunet`` (the shipped YuNet, the default),
+    ``haar`` (OpenCV's cascade, tuned for masked faces) or the path of another YuNet ``.onnx``.
+    ``score_threshold`` overrides YuNet's (the follow threshold stays at most as high).
 
-    Tuned because a mask hides half the features the cascade looks for: on 400 masked FER2013 val
-    faces it finds 50 % against 32 % with the plain defaults (unmasked 79 % against 66 %), on masked
-    CREMA-D frames 58 % against 57 % with half the false alarms, and on unmasked CREMA-D frames every
-    face, with boxes matching the defaults' (mean IoU 0.96). ``benchmarks/detection_rate.py``.
+    Haar is tuned because a mask hides half the features the cascade looks for: no histogram
+    equalisation and min_neighbors=3 find 50 % of masked faces against 32 % with the plain defaults
+    (``benchmarks/results/detection_rate.md``).
     """
-    if yunet_model is not None:
-        return YuNetFaceDetector(Path(yunet_model))
-    return HaarFaceDetector(min_neighbors=3, equalize=False)
+    text = str(detector).strip()
+    if text.lower() == "haar":
+        if score_threshold is not None:
+            raise EdgeferError("--detect-threshold applies to YuNet, not to the Haar cascade")
+        return HaarFaceDetector(min_neighbors=3, equalize=False)
+    path = YUNET_MODEL if text.lower() == "yunet" else Path(text).expanduser()
+    if path.suffix.lower() == ".onnx":
+        if not path.is_file():
+            raise EdgeferError(f"detector model not found: {path}")
+        if score_threshold is None:
+            return YuNetFaceDetector(path)
+        if not 0.0 < score_threshold < 1.0:
+            raise EdgeferError(f"--detect-threshold must be in (0, 1), got {score_threshold}")
+        track = min(score_threshold, YuNetFaceDetector.track_threshold)
+        return YuNetFaceDetector(path, score_threshold=score_threshold, track_threshold=track)
+    raise EdgeferError(
+        f"unknown detector {text!r}: choose {' or '.join(DETECTOR_NAMES)}, or a YuNet .onnx file"
+    )
 
 
 def face_inputs(
-    frame: np.ndarray, boxes: list[Box], spec: PreprocessSpec, all_faces: bool = False
+    frame: np.ndarray,
+    boxes: list[Box],
+    spec: PreprocessSpec,
+    detector: str,
+    all_faces: bool = False,
 ) -> np.ndarray | None:
-    """The ``face`` inputs of a frame, cropped exactly as training and evaluation do
-    (:func:`~edgefer.preprocess.crop_face` then :func:`~edgefer.preprocess.face_tensor`).
+    """The ``face`` inputs of a frame: each box of ``detector`` (its family, ``yunet``/``haar``)
+    framed by the spec's crop rule for it (:func:`~edgefer.preprocess.crop_face`), then made into a
+    tensor exactly as training does (:func:`~edgefer.preprocess.face_tensor`).
 
     Returns (N, S, S, C) float32 for the largest face (N = 1) or every face, or None without a face.
     """
     chosen = boxes if all_faces else boxes[:1]
     if not chosen:
         return None
-    return np.stack([face_tensor(crop_face(frame, box, spec), spec) for box in chosen])
+    return np.stack([face_tensor(crop_face(frame, box, spec, detector), spec) for box in chosen])

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from edgefer.errors import EdgeferError
+from edgefer.evaluation.scenes import held_out_faces, iou, scene
 from edgefer.live.detect import (
     BoxHold,
     HaarFaceDetector,
@@ -15,9 +16,11 @@ from edgefer.live.detect import (
     face_inputs,
     make_detector,
 )
+from edgefer.live.face_finder import FaceFinder
 from edgefer.masks import apply_mask
 from edgefer.media import read_image, read_video_frames
 from edgefer.preprocess import crop_face, face_tensor
+from edgefer.shipped import shipped_path
 from edgefer.spec import preset_spec
 
 EDGE = preset_spec("edge")
@@ -82,16 +85,17 @@ def test_face_inputs_crop_as_training_does(flv):
     boxes = make_detector().detect(frame)
     assert boxes
     two = boxes + [(10, 10, 60, 60)]
-    single = face_inputs(frame, two, EDGE)
-    everyone = face_inputs(frame, two, EDGE, all_faces=True)
+    single = face_inputs(frame, two, EDGE, "yunet")
+    everyone = face_inputs(frame, two, EDGE, "yunet", all_faces=True)
     assert single.shape == (1, 64, 64, 1) and everyone.shape == (2, 64, 64, 1)
-    np.testing.assert_array_equal(single[0], face_tensor(crop_face(frame, boxes[0], EDGE), EDGE))
+    expected = face_tensor(crop_face(frame, boxes[0], EDGE, "yunet"), EDGE)
+    np.testing.assert_array_equal(single[0], expected)
     np.testing.assert_array_equal(everyone[0], single[0])
-    assert face_inputs(frame, [], EDGE) is None
+    assert face_inputs(frame, [], EDGE, "yunet") is None
 
 
 def test_haar_detects_largest_first_and_nothing_in_a_blank_frame(flv):
-    detector = make_detector()
+    detector = make_detector("haar")
     assert isinstance(detector, HaarFaceDetector)
     assert detector.detect(np.full((240, 320, 3), 90, np.uint8)) == []
     frame = read_video_frames(flv, 1)[0]
@@ -103,13 +107,63 @@ def test_haar_detects_largest_first_and_nothing_in_a_blank_frame(flv):
     assert boxes[0][2] > 1.5 * boxes[1][2]
 
 
-def test_yunet_needs_a_real_model_file(tmp_path):
-    with pytest.raises(EdgeferError, match="YuNet model not found"):
+def test_the_detector_choice_is_checked_with_one_line_each(tmp_path):
+    assert isinstance(make_detector(), YuNetFaceDetector)  # the shipped model is the default
+    assert make_detector("yunet", 0.4).score_threshold == 0.4
+    with pytest.raises(EdgeferError, match="detector model not found"):
         make_detector(tmp_path / "face_detection_yunet_2023mar.onnx")
     garbage = tmp_path / "yunet.onnx"
     garbage.write_bytes(b"not an onnx model" * 10)
-    with pytest.raises(EdgeferError, match="cannot load YuNet model"):
-        YuNetFaceDetector(garbage)
+    with pytest.raises(EdgeferError, match="cannot load YuNet model .*not a YuNet ONNX file"):
+        make_detector(garbage)
+    with pytest.raises(EdgeferError, match="not a YuNet ONNX file"):  # ONNX, but not a detector
+        make_detector(shipped_path("face", ".onnx"))
+    with pytest.raises(EdgeferError, match="unknown detector 'mtcnn': choose yunet or haar"):
+        make_detector("mtcnn")
+    with pytest.raises(EdgeferError, match="applies to YuNet"):
+        make_detector("haar", 0.5)
+
+
+def test_yunet_finds_masked_faces_that_haar_misses(fer_dir):
+    """Held-out masked faces of 128-200 px in 640x480 frames, one full search as the loop's."""
+    faces = held_out_faces(fer_dir / "val", 24, part="val")
+    rng = np.random.default_rng(3)
+    scenes = [
+        scene([(face, (128, 160, 200)[i % 3], 500 + i)], (640, 480), rng)
+        for i, face in enumerate(faces)
+    ]
+    rates = {}
+    for name in ("yunet", "haar"):
+        finder = FaceFinder(make_detector(name), follow=False)
+        hits = [any(iou(b, truth) >= 0.3 for b in finder.search(f)) for f, (truth,) in scenes]
+        rates[name] = float(np.mean(hits))
+    print(f"masked faces found (n={len(scenes)}): {rates}")
+    assert rates["yunet"] >= 0.55 and rates["yunet"] > rates["haar"] + 0.1
+
+
+def test_a_followed_face_is_kept_below_the_score_a_new_face_needs(flv):
+    """Hysteresis: a face first found at a high score is followed down to the track threshold."""
+    frame = read_video_frames(flv, 1)[0]
+    strict = YuNetFaceDetector(score_threshold=0.99, track_threshold=0.3)
+    assert strict.detect(frame) == []  # no new face reaches 0.99
+    finder = FaceFinder(strict, refresh=100)
+    finder._last = make_detector().detect(frame)[0]  # as if found on an earlier frame
+    assert finder.find(frame) and finder.followed == 1 and finder.full_searches == 0
+
+
+def test_searches_of_an_empty_scene_alternate_the_detectors_scales():
+    scales = []
+
+    class Recorder(YuNetFaceDetector):
+        def detect(self, frame):
+            scales.append(frame.shape[1])
+            return super().detect(frame)
+
+    finder = FaceFinder(Recorder())
+    empty = np.full((480, 640, 3), 120, np.uint8)
+    for _ in range(4):
+        assert finder.find(empty) == []
+    assert scales == [640, 960, 640, 960]
 
 
 def test_box_hold_bridges_a_few_missed_frames():
