@@ -19,20 +19,31 @@ _EPS = 1e-10
 
 
 # ---------------------------------------------------------------------------------------------- faces
-def crop_face(
-    frame: np.ndarray, box: tuple[int, int, int, int], spec: PreprocessSpec
-) -> np.ndarray:
-    """Cut a square crop around a detected face box ``(x, y, w, h)``, widened by ``crop_margin``.
-
-    The square is centred on the box and clipped to the frame, so a face near the border still gives
-    a crop (a smaller one) rather than an error.
-    """
+def crop_square(
+    box: tuple[int, int, int, int], spec: PreprocessSpec, detector: str
+) -> tuple[int, int, int]:
+    """The square ``(x0, y0, side)`` that frames a face box ``(x, y, w, h)`` of ``detector``
+    (``yunet``/``haar``) as the training crops were, by that detector's
+    :class:`~edgefer.spec.CropRule`; it may reach past the frame's edges."""
     x, y, w, h = (int(v) for v in box)
     if w <= 0 or h <= 0:
         raise EdgeferError(f"empty face box {box}")
-    side = int(round(max(w, h) * (1.0 + 2.0 * spec.face.crop_margin)))
-    cx, cy = x + w / 2.0, y + h / 2.0
-    x0, y0 = int(round(cx - side / 2.0)), int(round(cy - side / 2.0))
+    rule = spec.face.crop_rule(detector)
+    base = max(w, h)
+    side = max(2, int(round(base * rule.scale)))
+    cx, cy = x + w / 2.0 + rule.shift_x * base, y + h / 2.0 + rule.shift_y * base
+    return int(round(cx - side / 2.0)), int(round(cy - side / 2.0)), side
+
+
+def crop_face(
+    frame: np.ndarray, box: tuple[int, int, int, int], spec: PreprocessSpec, detector: str
+) -> np.ndarray:
+    """Cut the square crop (:func:`crop_square`) of a face box found by ``detector``.
+
+    The square is clipped to the frame, so a face near the border still gives a crop (a smaller one)
+    rather than an error.
+    """
+    x0, y0, side = crop_square(box, spec, detector)
     height, width = frame.shape[:2]
     x0c, y0c = max(x0, 0), max(y0, 0)
     x1c, y1c = min(x0 + side, width), min(y0 + side, height)

@@ -19,18 +19,71 @@ FUSIONS: tuple[str, ...] = ("face", "voice", "early", "middle", "late")
 PRESET_NAMES: tuple[str, ...] = ("edge", "paper")
 
 
+DETECTOR_FAMILIES: tuple[str, ...] = ("yunet", "haar")
+
+
+@dataclass(frozen=True)
+class CropRule:
+    """How one detector's box becomes the square crop the face model was trained on.
+
+    Detectors frame a face their own way (YuNet's box is narrower than a FER2013 crop and sits a
+    little lower; Haar's is square and about as tight), while the model learnt on FER2013's crops.
+    The crop is a square of side ``scale`` x the box's longer side, centred on the box's centre
+    moved by ``shift_x`` and ``shift_y`` of that side (positive: right and down). Chosen per
+    detector by ``benchmarks/crop_rule.py``; used only where a detector finds the face (live loop,
+    video clips), since training and test crops are FER2013's own.
+    """
+
+    scale: float = 1.0
+    shift_x: float = 0.0
+    shift_y: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.5 <= self.scale <= 2.0:
+            raise EdgeferError(f"crop scale {self.scale} outside [0.5, 2.0]")
+        if not (abs(self.shift_x) <= 0.5 and abs(self.shift_y) <= 0.5):
+            raise EdgeferError(f"crop shift ({self.shift_x}, {self.shift_y}) outside [-0.5, 0.5]")
+
+
+# Measured by benchmarks/crop_rule.py (results/crop_rule.md): chosen on one half of FER2013 val.
+DEFAULT_CROPS: tuple[tuple[str, CropRule], ...] = (
+    ("yunet", CropRule(scale=0.85)),
+    ("haar", CropRule(scale=0.95)),
+)
+
+
 @dataclass(frozen=True)
 class FaceSpec:
     """How a face crop becomes the ``face`` input.
 
     channels : 1 (grey, as FER2013 and M-LFW-FER are used) or 3 (BGR).
-    crop_margin : fraction of the detected box added on each side before the square crop, so a
-        detector's box frames a face the way the training crops do. 0: a Haar box already frames a
-        face as tightly as FER2013's crops (checked on the CREMA-D clips); inference only.
+    crops : the :class:`CropRule` of each detector family (``yunet``, ``haar``), as pairs so the
+        spec stays hashable; :meth:`crop_rule` looks one up.
     """
 
     channels: int = 1
-    crop_margin: float = 0.0
+    crops: tuple[tuple[str, CropRule], ...] = DEFAULT_CROPS
+
+    def crop_rule(self, detector: str) -> CropRule:
+        """The crop rule for boxes of ``detector`` (a family name from :data:`DETECTOR_FAMILIES`)."""
+        for name, rule in self.crops:
+            if name == detector:
+                return rule
+        known = ", ".join(name for name, _ in self.crops)
+        raise EdgeferError(f"no crop rule for detector {detector!r} in the spec (has: {known})")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FaceSpec:
+        """Read ``{"channels", "crops": {family: {scale, shift_x, shift_y}}}``; a version-1 spec's
+        ``crop_margin`` (one margin for any box) becomes the Haar rule it described, and detector
+        families it does not name get today's measured rules."""
+        data = dict(data)
+        crops = dict(DEFAULT_CROPS)
+        if "crop_margin" in data:
+            crops["haar"] = CropRule(scale=1.0 + 2.0 * float(data.pop("crop_margin")))
+        for name, rule in dict(data.pop("crops", {})).items():
+            crops[str(name)] = CropRule(**rule)
+        return cls(channels=int(data.pop("channels", 1)), crops=tuple(crops.items()), **data)
 
 
 @dataclass(frozen=True)
@@ -78,7 +131,7 @@ class PreprocessSpec:
     face: FaceSpec = field(default_factory=FaceSpec)
     voice: VoiceSpec = field(default_factory=VoiceSpec)
     class_names: tuple[str, ...] = CLASS_NAMES
-    version: int = 1
+    version: int = 2  # SPEC_VERSION
 
     def input_shape(self, name: str) -> tuple[int, int, int]:
         """Shape (H, W, C) of the named model input, without the batch axis."""
@@ -91,6 +144,7 @@ class PreprocessSpec:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["class_names"] = list(self.class_names)
+        data["face"]["crops"] = {name: asdict(rule) for name, rule in self.face.crops}
         return data
 
     @classmethod
@@ -98,10 +152,10 @@ class PreprocessSpec:
         try:
             return cls(
                 image_size=int(data["image_size"]),
-                face=FaceSpec(**data.get("face", {})),
+                face=FaceSpec.from_dict(data.get("face", {})),
                 voice=VoiceSpec(**data.get("voice", {})),
                 class_names=tuple(data.get("class_names", CLASS_NAMES)),
-                version=int(data.get("version", 1)),
+                version=_spec_version(data),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise EdgeferError(f"invalid preprocessing spec: {exc}") from exc
@@ -127,6 +181,21 @@ class PreprocessSpec:
         except json.JSONDecodeError as exc:
             raise EdgeferError(f"preprocessing spec is not valid JSON: {path} ({exc})") from exc
         return cls.from_dict(data)
+
+
+SPEC_VERSION = 2  # 2: per-detector crop rules (version 1 had one crop_margin)
+
+
+def _spec_version(data: dict[str, Any]) -> int:
+    """The format version a read spec is held in: older ones are translated on reading, newer ones
+    (from a later edgefer) are refused rather than half-understood."""
+    version = int(data.get("version", 1))
+    if version > SPEC_VERSION:
+        raise EdgeferError(
+            f"preprocessing spec version {version} is newer than this edgefer reads "
+            f"({SPEC_VERSION}): upgrade edgefer"
+        )
+    return SPEC_VERSION
 
 
 def preset_spec(preset: str, image_size: int | None = None) -> PreprocessSpec:

@@ -13,12 +13,13 @@ from edgefer.preprocess import (
     clip_tensor,
     clip_window,
     crop_face,
+    crop_square,
     face_tensor,
     is_silent,
     log_mel,
     voice_tensor,
 )
-from edgefer.spec import FaceSpec, PreprocessSpec, preset_spec
+from edgefer.spec import DEFAULT_CROPS, CropRule, FaceSpec, PreprocessSpec, preset_spec
 
 EDGE = preset_spec("edge")
 
@@ -56,17 +57,34 @@ def test_face_tensor_refuses_wrong_images(bad):
         face_tensor(bad, EDGE)
 
 
-def test_crop_face_is_square_with_margin_and_clipped_at_the_border():
-    spec = PreprocessSpec(image_size=64, face=FaceSpec(crop_margin=0.2))
+def test_crop_face_frames_each_detectors_box_by_its_rule_and_clips_at_the_border():
+    rules = (("yunet", CropRule(scale=0.85, shift_y=0.1)), ("haar", CropRule(scale=1.4)))
+    spec = PreprocessSpec(image_size=64, face=FaceSpec(crops=rules))
     frame = np.arange(200 * 300, dtype=np.uint32).reshape(200, 300).astype(np.uint8)
-    crop = crop_face(frame, (100, 50, 50, 60), spec)
-    assert crop.shape == (84, 84)  # 60 px + 20 % on each side, square
+    crop = crop_face(frame, (100, 50, 50, 60), spec, "haar")
+    assert crop.shape == (84, 84)  # 1.4 x the longer side (60 px), square
     np.testing.assert_array_equal(crop[0], frame[38, 83:167])  # centred on the box
-    corner = crop_face(frame, (0, 0, 40, 40), spec)
+    crop = crop_face(frame, (100, 50, 50, 60), spec, "yunet")
+    assert crop.shape == (51, 51)  # 0.85 x 60
+    assert crop_square((100, 50, 50, 60), spec, "yunet") == (100, 60, 51)  # 6 px lower
+    corner = crop_face(frame, (0, 0, 40, 40), spec, "haar")
     assert corner.shape == (48, 48)  # 56 px square centred at (20, 20), clipped at 0
-    assert crop_face(frame, (100, 50, 50, 60), EDGE).shape == (60, 60)  # default: no margin
-    with pytest.raises(EdgeferError):
-        crop_face(frame, (500, 500, 20, 20), spec)
+    with pytest.raises(EdgeferError, match="outside"):
+        crop_face(frame, (500, 500, 20, 20), spec, "haar")
+    with pytest.raises(EdgeferError, match="no crop rule for detector 'mtcnn'"):
+        crop_face(frame, (100, 50, 50, 60), spec, "mtcnn")
+
+
+def test_a_version_1_spec_keeps_its_haar_margin_and_gains_the_measured_yunet_rule():
+    old = {"image_size": 64, "face": {"channels": 1, "crop_margin": 0.1}, "version": 1}
+    spec = PreprocessSpec.from_dict(old)
+    assert spec.face.crop_rule("haar") == CropRule(scale=1.2)
+    assert spec.face.crop_rule("yunet") == dict(DEFAULT_CROPS)["yunet"]
+    assert spec.version == 2 and PreprocessSpec.from_dict(spec.to_dict()) == spec
+    with pytest.raises(EdgeferError, match="newer"):
+        PreprocessSpec.from_dict({**old, "version": 3})
+    with pytest.raises(EdgeferError, match="crop scale"):
+        CropRule(scale=3.0)
 
 
 def test_log_mel_matches_librosa_reference(real_clip):

@@ -60,7 +60,9 @@ def load_av_clips(
                 seen += 1
                 boxes = detector.detect(frame)
                 if boxes:
-                    crops.append(face_tensor(crop_face(frame, boxes[0], spec), spec))
+                    crops.append(
+                        face_tensor(crop_face(frame, boxes[0], spec, detector.family), spec)
+                    )
             faces = np.stack(crops) if crops else None
         clips.append(
             AVClip(path, emotion, label, faces, voice, seen, 0 if faces is None else len(faces))
