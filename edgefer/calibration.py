@@ -147,13 +147,13 @@ def save_calibration(calib: CalibrationSet, path: str | Path) -> Path:
     write_sidecar(
         path,
         {
-            "kind": "calibration",
+            **{k: v for k, v in calib.meta.items() if k not in ("samples", "preprocess")},
+            "kind": "calibration",  # after the free-form meta, so a stale copy never wins
             "digest": calib.digest,
             "spec_digest": calib.spec_digest,
             "n": len(calib),
             "inputs": {n: list(a.shape[1:]) for n, a in calib.arrays.items()},
             "stored_dtype": np.dtype(STORE_DTYPE).name,
-            **{k: v for k, v in calib.meta.items() if k not in ("samples", "preprocess")},
         },
     )
     return path

@@ -2,6 +2,10 @@
 
 Usage: python scripts/ship_models.py [RUNS_DIR] [VARIANT ...]   (default runs/shipped, every variant
 with a finished run there)
+       python scripts/ship_models.py --respec   (the shipped models' specs rewritten in the current
+       spec format, their ONNX files re-exported from the unchanged .keras files, and the shipped
+       calibration set's sidecar given the new spec digest: its arrays are FER2013 crops and RAVDESS
+       windows, which no crop rule touches)
 
 The optimizer state is dropped (rebuilt from the architecture, weights copied), which keeps the five
 models at a few MB; the run's spec and metrics travel with each model. The ONNX export is made from the
@@ -45,7 +49,38 @@ def ship(run: Path, variant: str) -> Path:
     return target
 
 
+def respec(calibration_only: bool = False) -> None:
+    from edgefer.calibration import CalibrationSet, load_calibration, save_calibration
+    from edgefer.shipped import CALIBRATION_DIR
+
+    digests = set()
+    for variant in FUSIONS:
+        spec_path = MODELS_DIR / f"{variant}.spec.json"
+        old = json.loads(spec_path.read_text())
+        spec = PreprocessSpec.load(spec_path)
+        digests.add(spec.digest())
+        if calibration_only:
+            continue
+        spec.save(spec_path)
+        export_model(MODELS_DIR / f"{variant}.keras", MODELS_DIR / f"{variant}.onnx")
+        keras.backend.clear_session()
+        print(f"{variant}: spec version {old.get('version', 1)} -> {spec.version}, re-exported")
+    if len(digests) != 1:
+        sys.exit(f"the shipped models disagree on their spec ({sorted(digests)})")
+    digest = digests.pop()
+    for npz in sorted(CALIBRATION_DIR.glob("*.npz")):
+        calib = load_calibration(npz)
+        meta = dict(calib.meta)
+        if "preprocess" in meta:
+            meta["preprocess"] = spec.to_dict()
+        save_calibration(CalibrationSet(calib.arrays, calib.digest, digest, meta), npz)
+        print(f"{npz.name}: spec digest {calib.spec_digest} -> {digest}, arrays unchanged")
+
+
 def main() -> None:
+    if sys.argv[1:] == ["--respec"]:
+        respec()
+        return
     runs = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/shipped")
     chosen = sys.argv[2:] or list(FUSIONS)
     unknown = sorted(set(chosen) - set(FUSIONS))
