@@ -65,6 +65,15 @@ def test_save_load_round_trip_keeps_digest_and_float16_storage(loaded, calib_set
     assert calib_set.stat().st_size < 300 * 2 * 64 * 64 * 2  # float16, compressed
 
 
+def test_a_set_given_a_new_spec_digest_records_it_over_its_old_meta(loaded, tmp_path):
+    """Re-specced sets (a new spec format, same arrays) keep the new digest, not the old copy that
+    their free-form metadata still carries."""
+    moved = CalibrationSet(loaded.arrays, loaded.digest, "0123456789abcdef", dict(loaded.meta))
+    path = save_calibration(moved, tmp_path / "respec.npz")
+    assert read_sidecar(path)["spec_digest"] == "0123456789abcdef"
+    assert load_calibration(path).spec_digest == "0123456789abcdef"
+
+
 def test_batches_are_full_deterministic_and_select_inputs(loaded):
     first = list(loaded.batches(32, ["face"]))
     assert len(first) == 9 and all(set(b) == {"face"} and len(b["face"]) == 32 for b in first)
