@@ -48,6 +48,7 @@ def draw_overlay(
     *,
     boxes: Sequence[Box] = (),
     probs: np.ndarray | None = None,
+    label_index: int | None = None,
     class_names: Sequence[str] = ("negative", "neutral", "positive"),
     modalities: Sequence[str] = (),
     fps: float | None = None,
@@ -57,6 +58,7 @@ def draw_overlay(
 
     boxes : face boxes, the one the prediction belongs to first (drawn thicker).
     probs : (C,) probabilities, or None when nothing was predicted this tick.
+    label_index : the class index to show (the smoother's held label); None = the argmax of ``probs``.
     modalities : inputs the prediction used, e.g. ("face", "voice"); empty -> "no input".
     note : an extra line (e.g. "microphone lost: face only").
     """
@@ -67,7 +69,7 @@ def draw_overlay(
         probs = np.asarray(probs, dtype=np.float32).reshape(-1)
         if probs.size != len(class_names):
             raise EdgeferError(f"{probs.size} probabilities for {len(class_names)} classes")
-        label = class_names[int(np.argmax(probs))]
+        label = class_names[int(np.argmax(probs)) if label_index is None else label_index]
     colour = CLASS_COLOURS.get(label or "", (0, 200, 255))
     for i, (x, y, w, h) in enumerate(boxes):
         cv2.rectangle(

@@ -3,6 +3,30 @@
 A smoother is keyed by the modality set (or engine) that produced the probabilities: when the loop
 switches from the fused model to the face model (the voice went silent) the two models' outputs are
 not comparable, so the history is dropped rather than blended.
+
+Two stages, both per face row:
+
+1. averaging: :class:`EmaSmoother` (arithmetic EMA), :class:`LogEmaSmoother` (EMA of the
+   log-probabilities, a renormalised geometric mean: a frame counts as evidence, so one confident
+   outlier moves it less than a confident run), :class:`WindowSmoother` (mean of the last N, which
+   forgets completely after N updates) or :class:`NoSmoothing`;
+2. the shown label (every smoother): the argmax of the averaged probabilities, optionally with
+   hysteresis (``margin``: a challenger must beat the shown label's probability by more than that)
+   and a minimum dwell (``hold``: a label, once shown, stays at least that many updates). With
+   either on, the shown label can differ from the argmax of the returned probabilities (which stay
+   the honest average), so read it from :attr:`Smoother.labels`.
+
+Why hysteresis: on a still, masked face the top two classes are often within a few per cent, and
+any average of noisy frames then crosses over every few frames; a margin turns those crossings
+into one label, while a real change, which moves the probabilities far, still gets through.
+
+The text form (``--smoothing``) is ``KIND[:VALUE][:margin=M][:hold=N]``, parsed by
+:func:`parse_smoothing_text`. :data:`DEFAULT_SMOOTHING` was chosen by measurement
+(``benchmarks/label_stability.py``: the fewest flips per second on still clips among the settings
+that follow a change of expression within the stated lag; the numbers are in
+``benchmarks/results/label_stability.md``). ``alpha``, ``N`` and ``hold`` count updates
+(inferences), not seconds: at the loop's one inference per frame (~30/s) ``window:16`` averages
+0.53 s; with a lower ``--rate`` the same text spans proportionally longer.
 """
 
 from __future__ import annotations
@@ -14,13 +38,46 @@ import numpy as np
 
 from edgefer.errors import EdgeferError
 
+__all__ = [
+    "DEFAULT_SMOOTHING",
+    "EmaSmoother",
+    "LogEmaSmoother",
+    "NoSmoothing",
+    "Smoother",
+    "WindowSmoother",
+    "make_smoother",
+    "parse_smoothing_text",
+]
+
+# Chosen by benchmarks/label_stability.py (the rule is in its docstring and in the results).
+DEFAULT_SMOOTHING = "ema:0.2:margin=0.05:hold=12"
+
+_KINDS = "ema[:ALPHA], logema[:ALPHA], window[:N] or none"
+_USAGE = f"use {_KINDS}, then optionally :margin=M (0 <= M < 1) and :hold=N (updates >= 0)"
+
 
 class Smoother:
-    """Base: checks, normalises and resets on a key or shape change; subclasses average."""
+    """Base: checks, resets on a key or shape change, keeps the shown label; subclasses average.
 
-    def __init__(self) -> None:
+    margin : hysteresis. The shown label changes only when another class's averaged probability
+        exceeds the shown one's by more than ``margin``; 0 = plain argmax. A still face whose two
+        top classes are close then keeps one label instead of flipping on every small wobble.
+    hold : minimum dwell, in updates. A label, once shown (also the first after a reset), is shown
+        for at least this many updates, itself included, so a flip cannot be undone on the next
+        frame; 0 or 1 = off.
+    """
+
+    def __init__(self, *, margin: float = 0.0, hold: int = 0) -> None:
+        if not 0.0 <= margin < 1.0 or not np.isfinite(margin):
+            raise EdgeferError(f"smoothing margin must be in [0, 1), got {margin}")
+        if hold < 0 or int(hold) != hold:
+            raise EdgeferError(f"smoothing hold must be a whole number of updates >= 0, got {hold}")
+        self.margin = float(margin)
+        self.hold = int(hold)
         self._key: Hashable | None = None
         self._shape: tuple[int, ...] | None = None
+        self._held: np.ndarray | None = None
+        self._since: np.ndarray | None = None
 
     def update(self, probs: np.ndarray, key: Hashable = None) -> np.ndarray:
         """Add one probability vector (C,) or batch (N, C); return the smoothed one, same shape.
@@ -35,13 +92,37 @@ class Smoother:
             self.reset()
             self._key, self._shape = key, probs.shape
         out = self._update(probs)
-        return (out / out.sum(axis=-1, keepdims=True)).astype(np.float32)
+        out = out / out.sum(axis=-1, keepdims=True)
+        self._track(out.reshape(-1, out.shape[-1]))
+        return out.astype(np.float32)
+
+    @property
+    def labels(self) -> np.ndarray | None:
+        """The shown class index per row (N,) of the last update ((1,) for a (C,) input); None
+        before the first update and after a reset. Equals the argmax of the returned probabilities
+        unless ``margin`` or ``hold`` keep an earlier label."""
+        return None if self._held is None else self._held.copy()
 
     def reset(self) -> None:
         self._key, self._shape = None, None
+        self._held, self._since = None, None
 
     def _update(self, probs: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def _track(self, rows: np.ndarray) -> None:
+        """Move the shown labels given the averaged probabilities ``rows`` (N, C)."""
+        best = rows.argmax(axis=1)
+        if self._held is None or self._since is None:
+            self._held, self._since = best, np.zeros(len(best), dtype=np.int64)
+            return
+        self._since += 1
+        index = np.arange(len(best))
+        lead = rows[index, best] - rows[index, self._held]
+        beats = lead > self.margin if self.margin > 0 else np.ones(len(best), dtype=bool)
+        switch = (best != self._held) & beats & (self._since >= self.hold)
+        self._held = np.where(switch, best, self._held)
+        self._since = np.where(switch, 0, self._since)
 
 
 class NoSmoothing(Smoother):
@@ -58,8 +139,8 @@ class EmaSmoother(Smoother):
         alpha = 0.3 forgets a value to 5 % in about 8 ticks (0.28 s).
     """
 
-    def __init__(self, alpha: float = 0.3) -> None:
-        super().__init__()
+    def __init__(self, alpha: float = 0.3, *, margin: float = 0.0, hold: int = 0) -> None:
+        super().__init__(margin=margin, hold=hold)
         if not 0.0 < alpha <= 1.0:
             raise EdgeferError(f"EMA alpha must be in (0, 1], got {alpha}")
         self.alpha = alpha
@@ -77,11 +158,41 @@ class EmaSmoother(Smoother):
         return self._state
 
 
+class LogEmaSmoother(EmaSmoother):
+    """EMA of the log-probabilities, returned renormalised (a weighted geometric mean).
+
+    Why logs: the models' outputs on a still face swing between confident answers (0.95 one frame,
+    0.3 the next); in probability space one confident outlier drags the mean a long way, in log space
+    a frame counts as evidence and the class that is consistently likely wins. ``floor`` bounds the
+    evidence of a single frame (log 1e-3 = -6.9), so a run that was certain for a while can still be
+    overturned within a few frames of the opposite.
+    """
+
+    def __init__(
+        self,
+        alpha: float = 0.3,
+        *,
+        margin: float = 0.0,
+        hold: int = 0,
+        floor: float = 1e-3,
+    ) -> None:
+        super().__init__(alpha, margin=margin, hold=hold)
+        if not 0.0 < floor < 1.0:
+            raise EdgeferError(f"log-EMA floor must be in (0, 1), got {floor}")
+        self.floor = floor
+
+    def _update(self, probs: np.ndarray) -> np.ndarray:
+        total = probs.sum(axis=-1, keepdims=True)
+        logs = np.log(np.clip(probs / np.where(total > 0, total, 1.0), self.floor, None))
+        state = super()._update(logs)
+        return np.exp(state - state.max(axis=-1, keepdims=True))
+
+
 class WindowSmoother(Smoother):
     """Mean of the last ``size`` vectors (fewer right after a reset)."""
 
-    def __init__(self, size: int = 5) -> None:
-        super().__init__()
+    def __init__(self, size: int = 5, *, margin: float = 0.0, hold: int = 0) -> None:
+        super().__init__(margin=margin, hold=hold)
         if size < 1:
             raise EdgeferError(f"smoothing window must hold >= 1 value, got {size}")
         self.size = size
@@ -96,12 +207,67 @@ class WindowSmoother(Smoother):
         return np.mean(np.stack(self._history), axis=0)
 
 
-def make_smoother(kind: str = "ema", value: float | None = None) -> Smoother:
-    """``ema`` (value = alpha, default 0.3), ``window`` (value = size, default 5) or ``none``."""
+def make_smoother(
+    kind: str = "ema", value: float | None = None, *, margin: float = 0.0, hold: int = 0
+) -> Smoother:
+    """``ema`` / ``logema`` (value = alpha, default 0.3), ``window`` (value = size, default 5) or
+    ``none``; ``margin`` and ``hold`` set the label's hysteresis and dwell (see :class:`Smoother`).
+
+    A full text form (``logema:0.3:margin=0.1``, anything with ``:`` or ``=``) as ``kind`` is parsed
+    by :func:`parse_smoothing_text` (then ``value``, ``margin`` and ``hold`` must be left unset)."""
+    kind = str(kind).strip().lower()
+    if ":" in kind or "=" in kind:
+        if value is not None or margin or hold:
+            raise EdgeferError(f"smoothing {kind!r} is a full text form: give no other value")
+        return parse_smoothing_text(kind)
+    if value is not None and (isinstance(value, bool) or not np.isfinite(value)):
+        raise EdgeferError(f"bad smoothing value {value!r} for {kind!r}")
+    options = {"margin": margin, "hold": hold}
     if kind == "ema":
-        return EmaSmoother(0.3 if value is None else float(value))
+        return EmaSmoother(0.3 if value is None else float(value), **options)
+    if kind == "logema":
+        return LogEmaSmoother(0.3 if value is None else float(value), **options)
     if kind == "window":
-        return WindowSmoother(5 if value is None else int(value))
+        if value is not None and int(value) != value:
+            raise EdgeferError(f"smoothing window must be a whole number of values, got {value}")
+        return WindowSmoother(5 if value is None else int(value), **options)
     if kind == "none":
-        return NoSmoothing()
-    raise EdgeferError(f"unknown smoothing {kind!r}: choose ema, window or none")
+        if value is not None:
+            raise EdgeferError(f"smoothing 'none' takes no value, got {value}")
+        return NoSmoothing(**options)
+    raise EdgeferError(f"unknown smoothing {kind!r}: choose {_KINDS}")
+
+
+def parse_smoothing_text(text: str) -> Smoother:
+    """``--smoothing`` text -> a smoother: ``KIND[:VALUE][:margin=M][:hold=N]``, e.g. ``ema``,
+    ``ema:0.5``, ``window:8``, ``none``, ``logema:0.3:margin=0.1:hold=6``.
+
+    Raises EdgeferError (one line) naming what is wrong, before any engine is built."""
+    raw = str(text)
+    parts = [p.strip() for p in raw.strip().lower().split(":")]
+    kind, rest = parts[0], parts[1:]
+    value: float | None = None
+    options: dict[str, float] = {}
+    try:
+        if rest and "=" not in rest[0]:
+            value = _number(rest.pop(0))
+        for part in rest:
+            name, eq, number = part.partition("=")
+            name = name.strip()
+            if not eq or name not in ("margin", "hold") or name in options:
+                raise ValueError(part or "an empty part")
+            options[name] = _number(number)
+    except ValueError as exc:
+        raise EdgeferError(f"bad smoothing {raw!r} ({exc}): {_USAGE}") from None
+    hold = options.get("hold", 0)
+    if hold != int(hold):
+        raise EdgeferError(f"bad smoothing {raw!r}: hold counts updates, a whole number: {_USAGE}")
+    return make_smoother(kind, value, margin=options.get("margin", 0.0), hold=int(hold))
+
+
+def _number(text: str) -> float:
+    """A finite float, or ValueError naming the text."""
+    number = float(text)
+    if not np.isfinite(number):
+        raise ValueError(f"{text!r} is not a finite number")
+    return number

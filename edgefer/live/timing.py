@@ -114,11 +114,13 @@ def json_record(
     engine: str | None = None,
     boxes: Sequence[Sequence[int]] = (),
     extra: Mapping[str, Any] | None = None,
+    labels: Sequence[int] | np.ndarray | None = None,
 ) -> str:
     """One ``--json`` line: timestamp (s), label and probabilities (of the first face), one entry per
     face when several were scored, the modalities and engine used, and per-stage ms.
 
     probs : (C,), (N, C) for N faces (matching ``boxes``), or None when nothing was predicted.
+    labels : the class index shown per face (the smoother's held label); None = argmax of probs.
     """
     record: dict[str, Any] = {"t": round(float(timestamp), 4)}
     predictions = []
@@ -126,9 +128,12 @@ def json_record(
         matrix = np.asarray(probs, dtype=np.float64).reshape(-1, len(class_names))
         for i, row in enumerate(matrix):
             box = [int(v) for v in boxes[i]] if i < len(boxes) else None
+            shown = (
+                int(labels[i]) if labels is not None and i < len(labels) else int(np.argmax(row))
+            )
             predictions.append(
                 {
-                    "label": class_names[int(np.argmax(row))],
+                    "label": class_names[shown],
                     "probs": {
                         name: round(float(p), 4) for name, p in zip(class_names, row, strict=True)
                     },
