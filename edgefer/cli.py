@@ -19,7 +19,8 @@ from rich.console import Console
 
 from edgefer import __version__
 from edgefer.errors import EdgeferError
-from edgefer.training.config import DEFAULT_VOICE_TEST_ACTORS, DEFAULT_VOICE_VAL_ACTORS
+from edgefer.live.smoothing import DEFAULT_SMOOTHING
+from edgefer.training.config import DEFAULT_VOICE_TEST_ACTORS, DEFAULT_VOICE_VAL_ACTORS, RECIPE_12
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -125,7 +126,11 @@ def train(
         int, typer.Option(help="Voice model: augmented passes over the clips per epoch.")
     ] = 10,
     augment: Annotated[
-        bool, typer.Option(help="Paper's voice augmentation + light face augmentation.")
+        bool,
+        typer.Option(
+            help="Augment training inputs as --face-augment and --voice-augment say; "
+            "--no-augment: as loaded (fresh masks still drawn)."
+        ),
     ] = True,
     voice_mismatch: Annotated[
         float,
@@ -148,6 +153,80 @@ def train(
             "model, e.g. a trained face and voice run for a fusion; repeat for several."
         ),
     ] = None,
+    class_weights: Annotated[
+        str,
+        typer.Option(
+            metavar="balanced|none",
+            help="balanced: weight each sample's loss by N / (3 x its class's training count), "
+            "mean 1 over the samples, so the 52 %-negative FER2013 set does not teach the model "
+            "to say negative when unsure; none: the paper's unweighted loss.",
+        ),
+    ] = RECIPE_12["class_weights"],
+    select_by: Annotated[
+        str,
+        typer.Option(
+            metavar="macro_f1|accuracy",
+            help="Validation figure that picks the saved model.keras (its best epoch) and drives "
+            "--patience. macro_f1 rewards getting all three classes right; accuracy can rise "
+            "while a minority class is lost.",
+        ),
+    ] = RECIPE_12["select_by"],
+    patience: Annotated[
+        int,
+        typer.Option(
+            help="Stop after this many epochs without a better validation --select-by figure "
+            "(0: train every epoch). --epochs stays the maximum.",
+        ),
+    ] = RECIPE_12["patience"],
+    warmup_epochs: Annotated[
+        float,
+        typer.Option(
+            help="Raise the learning rate linearly from 0 over this many epochs (per step; at "
+            "most half the run), then --lr-schedule. 0: none (the paper).",
+        ),
+    ] = RECIPE_12["warmup_epochs"],
+    face_augment: Annotated[
+        str,
+        typer.Option(
+            metavar="light|strong",
+            help="light: flip, +-10 deg, +-8 % shift, +-15 % brightness/contrast. strong: also "
+            "+-25/30 % brightness/contrast, blur (p 0.2) and an occluding rectangle (p 0.2).",
+        ),
+    ] = RECIPE_12["face_augment"],
+    voice_augment: Annotated[
+        str,
+        typer.Option(
+            metavar="paper|strong",
+            help="paper: rotation/zoom of the log-mel image. strong: on the waveform, speed "
+            "x0.9-1.1, +-0.3 s shift, spectral tilt, noise at 5-30 dB SNR; then the paper's "
+            "rotation/zoom and SpecAugment time/frequency masks.",
+        ),
+    ] = RECIPE_12["voice_augment"],
+    fresh_masks: Annotated[
+        bool,
+        typer.Option(
+            "--fresh-masks/--fixed-masks",
+            help="Draw a new synthetic mask (shape, colour, geometry) for every masked training "
+            "face in every epoch, or keep one mask per face (validation and test masks never "
+            "change).",
+        ),
+    ] = RECIPE_12["fresh_masks"],
+    extra_voices: Annotated[
+        str,
+        typer.Option(
+            metavar="EMOTION=CLASS,...",
+            help="More training voices from RAVDESS's other emotions (calm sad fearful disgust "
+            "surprised), for the training split's actors only; validation and test stay the "
+            "paper's three emotions. '' or none: no extra voices.",
+        ),
+    ] = RECIPE_12["extra_voices"],
+    extra_voices_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="RAVDESS folder (Actor_NN/) of the extra voices "
+            "[default: $EDGEFER_DATA/voice/ravdess_more]"
+        ),
+    ] = None,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -158,6 +237,13 @@ def train(
     ] = False,
 ) -> None:
     """Train one fusion variant; writes model.keras, spec.json, metrics.json, confusion.png.
+
+    The defaults are the issue-12 recipe (class-balanced loss, best epoch by validation macro-F1
+    with early stopping, warm-up, strong face and voice augmentation, fresh masks, extra RAVDESS
+    voices); the paper's own: [cyan]--class-weights none --select-by accuracy --patience 0
+    --warmup-epochs 0 --face-augment light --voice-augment paper --fixed-masks
+    --extra-voices ''[/cyan]. Every setting is saved in the run's config.json, and --resume refuses
+    other settings.
 
     Example: [cyan]edgefer train --fusion middle --preset edge --epochs 10[/cyan]
     """
@@ -187,6 +273,15 @@ def train(
         voice_mismatch=voice_mismatch,
         lr_schedule=lr_schedule,
         init_from=tuple(init_from or ()),
+        class_weights=class_weights,
+        select_by=select_by,
+        patience=patience,
+        warmup_epochs=warmup_epochs,
+        face_augment=face_augment,
+        voice_augment=voice_augment,
+        fresh_masks=fresh_masks,
+        extra_voices=extra_voices,
+        extra_voices_root=extra_voices_dir,
     )
     config.check_paths()
     if dry_run:
@@ -472,15 +567,48 @@ def run(
         ),
     ] = None,
     smoothing: Annotated[
-        str, typer.Option(help="ema | ema:ALPHA | window | window:N | none.")
-    ] = "ema",
+        str,
+        typer.Option(
+            help="KIND[:VALUE][:margin=M][:hold=N], KIND ema | logema | window | none: the shown "
+            "label changes only when the new class leads by M and the old one held N updates "
+            "(default chosen on still clips: benchmarks/results/label_stability.md).",
+        ),
+    ] = DEFAULT_SMOOTHING,
     all_faces: Annotated[
         bool, typer.Option("--all-faces", help="Score every face, not only the largest.")
     ] = False,
-    yunet: Annotated[
-        Path | None,
-        typer.Option(metavar="MODEL", help="Detect faces with this YuNet .onnx instead of Haar."),
+    detector: Annotated[
+        str,
+        typer.Option(
+            metavar="yunet|haar|PATH.onnx",
+            help="Face detector: yunet (shipped; finds masked faces), haar (OpenCV's cascade), "
+            "or another YuNet .onnx file.",
+        ),
+    ] = "yunet",
+    detect_threshold: Annotated[
+        float | None,
+        typer.Option(
+            help="YuNet score a new face needs (default: chosen on "
+            "benchmarks/results/detection_rate.md; lower finds more masked faces and more "
+            "false alarms).",
+        ),
     ] = None,
+    box_hold: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Frames a face box is kept through detection misses (default: the detector's: "
+            "yunet 0, haar 5).",
+        ),
+    ] = None,
+    synthetic_mask: Annotated[
+        bool,
+        typer.Option(
+            "--synthetic-mask/--no-synthetic-mask",
+            help="Draw the project's synthetic mask on each detected face before it is read "
+            "(shows the masked case on an unmasked camera; the demo runs with and without).",
+        ),
+    ] = False,
     save: Annotated[
         Path | None,
         typer.Option(help="Write the annotated video to this .mp4 (finalised on Ctrl-C too)."),
@@ -537,7 +665,9 @@ def run(
     config = RunConfig(
         camera=camera, mic=mic, engine=engine, face_engine=face_engine, voice_engine=voice_engine,
         precision=precision, realtime=realtime, infer_hz=rate, smoothing=smoothing,
-        all_faces=all_faces, yunet=yunet, save=save, show=show, max_frames=max_frames,
+        all_faces=all_faces, detector=detector, detect_threshold=detect_threshold,
+        box_hold=box_hold, synthetic_mask=synthetic_mask,
+        save=save, show=show, max_frames=max_frames,
     )  # fmt: skip
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # a service manager's stop: as q does

@@ -27,7 +27,14 @@ import numpy as np
 from edgefer.errors import EdgeferError
 from edgefer.live.audio import AudioSource, open_audio_source
 from edgefer.live.capture import Frame, VideoSource
-from edgefer.live.detect import Box, BoxHold, face_inputs, make_detector
+from edgefer.live.detect import (
+    Box,
+    BoxHold,
+    HaarFaceDetector,
+    YuNetFaceDetector,
+    face_inputs,
+    make_detector,
+)
 from edgefer.live.engines import (
     NONE_WORDS,
     open_engines,
@@ -37,10 +44,11 @@ from edgefer.live.engines import (
 from edgefer.live.face_finder import FaceFinder
 from edgefer.live.overlay import PreviewWindow, VideoWriter, draw_overlay, has_display
 from edgefer.live.router import Route, Router
-from edgefer.live.smoothing import Smoother, make_smoother
+from edgefer.live.smoothing import DEFAULT_SMOOTHING, Smoother, parse_smoothing_text
 from edgefer.live.sources import open_video_source
+from edgefer.live.synthetic_mask import SyntheticMasker
 from edgefer.live.timing import StageTimer, json_record
-from edgefer.live.voice import VoiceWindow
+from edgefer.live.voice import SilenceWatch, VoiceWindow
 from edgefer.spec import PreprocessSpec
 
 __all__ = ["RunConfig", "RunSummary", "parse_smoothing", "run_live"]
@@ -64,19 +72,27 @@ class RunConfig:
         clock); False = every frame, audio advanced to each frame's media time (offline, repeatable).
     infer_hz : inferences per second (of media time); None = every frame. Frames between reuse the
         last prediction on screen and produce no record.
-    smoothing : ``ema``, ``ema:ALPHA``, ``window``, ``window:N`` or ``none``.
+    smoothing : ``KIND[:VALUE][:margin=M][:hold=N]`` with KIND ``ema``, ``logema``, ``window`` or
+        ``none``; the default was chosen on still clips (``benchmarks/results/label_stability.md``):
+        an EMA whose label changes only when the new class leads by ``margin`` and the old one was
+        shown for ``hold`` updates, so a still face does not flip every few frames.
     all_faces : score every face (one batch) instead of the largest only.
-    yunet : a YuNet ONNX model for detection instead of the Haar cascade.
+    detector : ``yunet`` (the shipped YuNet model), ``haar`` (OpenCV's cascade) or a YuNet ``.onnx``.
+    detect_threshold : the YuNet score a new face needs; None = the detector's default.
+    synthetic_mask : draw the project's synthetic mask on each detected face before it is read, so
+        an unmasked camera or clip shows the masked case end to end (the demo's masked pass).
     save : write the annotated video to this .mp4 (finalised on any exit).
     show : preview window; None = when a display exists.
     max_frames : stop after this many frames.
     loop : replay a video file from the start at its end (soaks).
     hop_s : the voice input is recomputed once per this much new audio.
-    box_hold : frames a face box is kept through detection misses.
+    box_hold : frames a face box is kept through detection misses; None = the detector's own
+        ``hold_frames`` (Haar 5: it misses masked faces on some frames; YuNet 0: following with
+        hysteresis keeps its faces, and a held box on a face that left is read as a face).
     detect_width : full-frame searches run on the frame scaled down to this width (boxes scaled
-        back): Haar's cost grows with the pixels searched, and 320 px keeps faces of >= 8 % of the
-        frame (mean IoU 0.96 with full-size boxes on the demo clips) at ~2/3 of the time; None = full
-        size. Between full searches the last face is followed in a small window (:class:`FaceFinder`).
+        back); None = the detector's own working width (YuNet 640: at 320 it misses most masked
+        faces under ~100 px; Haar 320); 0 = full size. Between full searches the last face is
+        followed in a small window (:class:`FaceFinder`), which keeps the median cost low.
     threads : ONNX Runtime intra-op threads per engine: 1 keeps the p99 of these small models low on
         a busy 2-core board (more threads wait on each other for no gain at batch 1).
     engines_dir : where the default INT8/FP16 engine is built and cached.
@@ -92,16 +108,18 @@ class RunConfig:
     precision: str = "int8"
     realtime: bool = True
     infer_hz: float | None = None
-    smoothing: str = "ema"
+    smoothing: str = DEFAULT_SMOOTHING
     all_faces: bool = False
-    yunet: Path | None = None
+    detector: str = "yunet"
+    detect_threshold: float | None = None
+    synthetic_mask: bool = False
     save: Path | None = None
     show: bool | None = None
     max_frames: int | None = None
     loop: bool = False
     hop_s: float = 0.25
-    box_hold: int = 5
-    detect_width: int | None = 320
+    box_hold: int | None = None
+    detect_width: int | None = None
     threads: int | None = 1
     engines_dir: Path = Path("engines")
     keep_records: bool = True
@@ -139,13 +157,9 @@ class RunSummary:
 
 
 def parse_smoothing(text: str) -> Smoother:
-    """``ema``, ``ema:0.5``, ``window``, ``window:8`` or ``none`` -> a smoother."""
-    kind, _, value = str(text).strip().lower().partition(":")
-    try:
-        number = float(value) if value else None
-    except ValueError as exc:
-        raise EdgeferError(f"bad smoothing {text!r}: use ema[:ALPHA], window[:N] or none") from exc
-    return make_smoother(kind, number)
+    """``KIND[:VALUE][:margin=M][:hold=N]`` (``ema:0.2:margin=0.05:hold=12``, ``window:8``,
+    ``none``) -> a smoother; see :mod:`edgefer.live.smoothing`."""
+    return parse_smoothing_text(text)
 
 
 # ----------------------------------------------------------------------------------------- audio
@@ -173,6 +187,7 @@ class _Shown:
     boxes: list[Box] = field(default_factory=list)
     probs: np.ndarray | None = None
     modalities: tuple[str, ...] = ()
+    labels: np.ndarray | None = None  # the smoother's held label per face (may differ from argmax)
 
 
 class _Ticker:
@@ -184,6 +199,7 @@ class _Ticker:
         engines: dict[str, Any],
         audio: AudioSource | None,
         timer: StageTimer,
+        detector: HaarFaceDetector | YuNetFaceDetector,
     ) -> None:
         self.config, self.timer = config, timer
         self.router = Router(engines)
@@ -194,14 +210,21 @@ class _Ticker:
             audio = None
         self.audio = audio
         self.voice = VoiceWindow(audio.ring, voice_spec, config.hop_s) if audio else None
+        self.silence = SilenceWatch(audio.name, voice_spec.voice) if audio else None
+        self.events: list[str] = []
         first = next(iter(engines.values()))
         self.class_names = tuple(
             first.metadata.get("class_names") or spec_of_engine(first).class_names
         )
-        self.finder = FaceFinder(
-            make_detector(config.yunet), config.detect_width, follow=not config.all_faces
+        self.finder = FaceFinder(detector, config.detect_width, follow=not config.all_faces)
+        hold = config.box_hold
+        self.hold = BoxHold(self.finder.detector.hold_frames if hold is None else hold)
+        primary = next(iter(self.face_specs.values()), None)
+        self.masker = (
+            SyntheticMasker(primary, self.finder.detector.family)
+            if config.synthetic_mask and primary is not None
+            else None
         )
-        self.hold = BoxHold(config.box_hold)
         self.smoother = parse_smoothing(config.smoothing)
         self.shown = _Shown()
         self.note: str | None = None
@@ -220,7 +243,7 @@ class _Ticker:
     def drop_audio(self) -> None:
         if self.audio is not None:
             self.audio.stop()
-        self.audio, self.voice = None, None
+        self.audio, self.voice, self.silence = None, None, None
         self.note = "audio lost: face only"
 
     def due(self, frame: Frame) -> bool:
@@ -243,20 +266,26 @@ class _Ticker:
             advance = getattr(self.audio, "advance_to", None)
             if advance is not None:
                 advance(frame.timestamp)  # the sound follows the frames' media time
-        with timer.stage("detect"):
-            boxes = self.hold.update(self.finder.find(frame.image))
         primary = next(iter(self.face_specs.values()), None)
+        image = self.masked(frame.image, self.shown.boxes)  # masked where the face was
+        with timer.stage("detect"):
+            boxes = self.hold.update(self.finder.find(image))
         with timer.stage("preprocess"):
-            faces = self._faces(frame.image, boxes, primary)
+            faces = self._faces(image, boxes, primary)
         voice = self.voice.update() if self.voice is not None else None
         if voice is not None and voice.refreshed:
             timer.add("spectrogram", voice.spectrogram_ms)
+        if self.silence is not None and voice is not None and self.audio is not None:
+            filled = self.audio.ring.total_written >= self.silence.min_samples
+            message = self.silence.update(voice, frame.timestamp, filled)
+            if message:
+                self.events.append(message)
         route = self.router.choose(faces, voice.tensor if voice is not None else None)
         if route is not None and "face" in route.modalities:
             spec = self.face_specs[route.role]
             if spec.face != primary.face or spec.image_size != primary.image_size:
                 with timer.stage("preprocess"):  # this engine crops its own way
-                    again = self._faces(frame.image, boxes, spec)
+                    again = self._faces(image, boxes, spec)
                 route = dataclasses.replace(route, inputs={**route.inputs, "face": again})
         if route is None:
             self.smoother.reset()
@@ -265,15 +294,36 @@ class _Ticker:
         with timer.stage("infer"):
             raw = route.predict()
         probs = self.smoother.update(raw, (route.role, route.modalities))
-        self.shown = _Shown(boxes, probs, route.modalities)
+        self.shown = _Shown(boxes, probs, route.modalities, self.smoother.labels)
         return route, None
+
+    def masked(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
+        """With ``--synthetic-mask``, the frame with a mask on each face box (the last tick's:
+        the detector then sees the masked face too, as it would a real mask); else the frame."""
+        return image if self.masker is None else self.masker.apply(image, boxes)
+
+    def display_image(self, frame: Frame) -> np.ndarray:
+        """The frame to draw the overlay on: masked on the shown boxes with ``--synthetic-mask``."""
+        return self.masked(frame.image, self.shown.boxes)
+
+    def audio_state(self) -> dict[str, Any]:
+        """The ``audio`` fields of a record: none, lost, silent or voice, and the level."""
+        if self.audio is None or self.voice is None:
+            return {"audio": "lost" if self.note else "none"}
+        last = self.voice.last
+        return {
+            "audio": "silent" if last.silent else "voice",
+            "audio_dbfs": round(last.level_dbfs, 1),
+        }
 
     def _faces(
         self, image: np.ndarray, boxes: list[Box], spec: PreprocessSpec | None
     ) -> np.ndarray | None:
         if spec is None:
             return None
-        return face_inputs(image, boxes, spec, all_faces=self.config.all_faces)
+        return face_inputs(
+            image, boxes, spec, self.finder.detector.family, all_faces=self.config.all_faces
+        )
 
 
 def _absent_reason(boxes: list[Box], voice: Any, audio: AudioSource | None) -> str:
@@ -321,6 +371,9 @@ def run_live(
     if config.infer_hz is not None and config.infer_hz <= 0:
         raise EdgeferError(f"--rate must be positive, got {config.infer_hz}")
     parse_smoothing(config.smoothing)  # a typo fails now, not after a 30 s engine build
+    detector = make_detector(
+        config.detector, config.detect_threshold
+    )  # so does a missing or corrupt detector model
 
     def event(message: str) -> None:
         summary.events.append(message)
@@ -348,7 +401,7 @@ def run_live(
         for note in notes:
             event(note)
         summary.engines = {role: _describe(e) for role, e in engines.items()}
-        ticker = _Ticker(config, engines, audio, summary.timer)
+        ticker = _Ticker(config, engines, audio, summary.timer, detector)
         summary.audio = ticker.audio.name if ticker.audio is not None else None
         preview = PreviewWindow() if show else None
         if preview is not None:
@@ -407,13 +460,19 @@ def _loop(
             event(failure)
         due = ticker.due(frame)
         route, reason = ticker.infer(frame) if due else (None, None)
+        while ticker.events:
+            event(ticker.events.pop(0))
         shown = ticker.shown
         with timer.stage("overlay"):
-            note = " | ".join(n for n in (config.note, ticker.note) if n) or None
+            silent = (
+                "silent audio" if ticker.silence is not None and ticker.silence.silent else None
+            )
+            note = " | ".join(n for n in (config.note, ticker.note, silent) if n) or None
             image = draw_overlay(
-                frame.image,
+                ticker.display_image(frame),
                 boxes=shown.boxes,
                 probs=None if shown.probs is None else shown.probs[0],
+                label_index=None if shown.labels is None else int(shown.labels[0]),
                 class_names=ticker.class_names,
                 modalities=shown.modalities,
                 fps=fps_shown,
@@ -429,6 +488,7 @@ def _loop(
         if due:
             summary.inferences += route is not None
             record = _record(frame, route, reason, shown, ticker.class_names, ms)
+            record.update(ticker.audio_state())
             if config.keep_records:
                 summary.records.append(record)
             if on_record is not None:
@@ -452,6 +512,7 @@ def _record(
     line = json_record(
         timestamp=frame.timestamp,
         probs=shown.probs if route is not None else None,
+        labels=shown.labels if route is not None else None,
         class_names=class_names,
         modalities=route.modalities if route is not None else (),
         stages_ms=ms,

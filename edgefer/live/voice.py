@@ -16,7 +16,7 @@ import numpy as np
 from edgefer.errors import EdgeferError
 from edgefer.live.audio import AudioRing
 from edgefer.preprocess import is_silent, rms_dbfs, voice_tensor
-from edgefer.spec import PreprocessSpec
+from edgefer.spec import PreprocessSpec, VoiceSpec
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,47 @@ class VoiceWindow:
         self._computed_at = total
         return self._last
 
+    @property
+    def last(self) -> VoiceInput:
+        """The most recent voice input (absent before the first update)."""
+        return self._last
+
     def reset(self) -> None:
         """Forget the cached input (after the audio source failed or was replaced)."""
         self._last, self._computed_at = _ABSENT, None
+
+
+class SilenceWatch:
+    """Says out loud when an audio source carries no voice, instead of quietly going face-only.
+
+    A muted microphone, a wrong input device or a silent file all look alike to the loop: the voice
+    window fails the silence gate and the face model answers alone. The user should know: a notice
+    when silence starts (once the ring holds ``min_clip_s`` of audio, so the empty ring at start-up
+    is not "silence"), a reminder every ``repeat_s`` seconds while it lasts, and a notice when a voice
+    is heard again. :attr:`silent` feeds the ``--json`` records and the overlay.
+    """
+
+    def __init__(self, source: str, voice: VoiceSpec, repeat_s: float = 10.0) -> None:
+        self.source, self.voice, self.repeat_s = source, voice, repeat_s
+        self.min_samples = voice.min_clip_samples
+        self.silent = False
+        self._since: float | None = None
+        self._told_at: float | None = None
+
+    def update(self, voice: VoiceInput, t: float, filled: bool) -> str | None:
+        """Feed one tick (``t`` in seconds of stream time); returns a notice to show, or None."""
+        if not filled:
+            return None
+        if voice.silent and not self.silent:
+            self.silent, self._since, self._told_at = True, t, t
+            return (
+                f"audio from {self.source} is silent ({voice.level_dbfs:.0f} dBFS, below "
+                f"{self.voice.silence_dbfs:.0f}): face only until a voice is heard"
+            )
+        if voice.silent and self._told_at is not None and t - self._told_at >= self.repeat_s:
+            self._told_at = t
+            return f"audio still silent after {t - (self._since or t):.0f} s: face only"
+        if not voice.silent and self.silent:
+            self.silent, self._since, self._told_at = False, None, None
+            return f"voice heard on {self.source} ({voice.level_dbfs:.0f} dBFS): face + voice"
+        return None

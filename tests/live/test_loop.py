@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import soundfile as sf
 
 from edgefer.live.capture import VideoSource
 from edgefer.live.demo import DEMO_DIR, clip_prediction, demo_clips, run_demo, true_label
@@ -20,8 +21,9 @@ from edgefer.live.detect import make_detector
 from edgefer.live.face_finder import FaceFinder
 from edgefer.live.loop import RunConfig, run_live
 from edgefer.live.microphone import MicrophoneSource, WavStream
-from edgefer.media import read_video_frames
-from edgefer.shipped import shipped_path
+from edgefer.live.synthetic_mask import SyntheticMasker
+from edgefer.media import read_audio, read_video_frames
+from edgefer.shipped import shipped_path, shipped_spec
 
 FLV_FRAMES = 67
 RECORD_KEYS = {"t", "label", "probs", "box", "modalities", "engine", "ms", "frame"}
@@ -71,10 +73,14 @@ def test_every_frame_gets_a_record_and_the_fused_model_while_the_actor_speaks(cl
     assert engines.count("fused") > 40  # the actor speaks through most of the clip
     assert set(engines) <= {"fused", "face"}  # the face is always found
     assert summary.inferences == FLV_FRAMES
+    previous = None
     for record in summary.records:
         assert set(record) >= RECORD_KEYS
         assert sum(record["probs"].values()) == pytest.approx(1.0, abs=1e-3)
-        assert record["label"] == max(record["probs"], key=record["probs"].get)
+        if record["label"] != max(record["probs"], key=record["probs"].get):
+            assert record["label"] == previous  # the smoother holds the label it showed
+        previous = record["label"]
+        assert record["audio"] in ("voice", "silent")
         assert record["ms"]["total"] >= record["ms"]["detect"] > 0
         fused = record["engine"] == "fused"
         assert record["modalities"] == (["face", "voice"] if fused else ["face"])
@@ -249,13 +255,15 @@ def test_face_finder_follows_the_face_between_full_searches(flv):
     assert finder.followed == len(frames) - finder.full_searches
 
 
-def test_demo_runs_every_clip_and_reports_true_against_predicted(tmp_path):
+def test_demo_runs_every_clip_unmasked_and_masked_and_reports_true_against_predicted(tmp_path):
     lines: list[str] = []
     video = tmp_path / "demo.mp4"
     fp32 = RunConfig(engine=shipped_path("middle", ".onnx"), show=False)  # the CLI test: INT8
     result = run_demo(video, fp32, out=lines.append)
-    assert [c.path.name for c in result.clips] == [p.name for p in demo_clips()]
-    assert len(result.clips) == 6 and not result.interrupted
+    names = [p.name for p in demo_clips()]
+    assert [c.path.name for c in result.passes(masked=False)] == names
+    assert [c.path.name for c in result.passes(masked=True)] == names
+    assert len(result.clips) == 12 and not result.interrupted
     trues = {c.path.name[9:12]: c.true for c in result.clips}
     assert trues == {
         "ANG": "negative", "DIS": "negative", "FEA": "negative",
@@ -264,16 +272,21 @@ def test_demo_runs_every_clip_and_reports_true_against_predicted(tmp_path):
     for clip in result.clips:
         assert clip.predicted in ("negative", "neutral", "positive")
         assert clip.modalities["face+voice"] > clip.frames / 2
-        line = next(line for line in lines if line.startswith(clip.path.name))
-        assert clip.true in line and clip.predicted in line
+    for bare, masked in zip(result.passes(False), result.passes(True), strict=True):
+        line = next(line for line in lines if line.startswith(bare.path.name))
+        assert line.split()[3:7:2] == [bare.predicted, masked.predicted]
     # Six clips are too few for an accuracy floor (tests/test_shipped_models.py holds the floors on
-    # held-out data), but the clips must not all look the same.
-    probs = np.array([list(c.probs.values()) for c in result.clips])
+    # held-out data), but the clips must not all look the same, and the mask must change the input.
+    probs = np.array([list(c.probs.values()) for c in result.passes(False)])
     assert np.ptp(probs, axis=0).max() > 0.05
-    assert f"accuracy {result.correct}/6" in "\n".join(lines)
+    masked_probs = np.array([list(c.probs.values()) for c in result.passes(True)])
+    assert np.abs(masked_probs - probs).max() > 0.02
+    text = "\n".join(lines)
+    assert f"accuracy unmasked {result.correct_of(False)}/6" in text
+    assert f"accuracy masked (synthetic mask) {result.correct_of(True)}/6" in text
     assert any("p99 ms" in line for line in lines)
     assert result.video == video and frame_count(video) == result.frames
-    assert result.frames == sum(c.frames for c in result.clips) == 379
+    assert result.frames == sum(c.frames for c in result.clips) == 2 * 379
 
 
 def test_clip_prediction_prefers_the_fused_frames():
@@ -303,3 +316,54 @@ def test_the_loop_and_demo_import_without_tensorflow():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_a_silent_sound_track_is_said_out_loud_not_passed_over(flv, tmp_path):
+    silent = tmp_path / "silent.wav"
+    sf.write(str(silent), np.zeros(16000 * 3, np.float32), 16000)
+    events: list[str] = []
+    summary = run_live(config(flv, mic=str(silent)), on_event=events.append)
+    notices = [e for e in events if "is silent" in e]
+    assert len(notices) == 1 and "face only" in notices[0]  # once, at the start
+    later = [r for r in summary.records if r["t"] >= 1.0]  # once the ring holds a second
+    assert later and all(r["audio"] == "silent" and r["modalities"] == ["face"] for r in later)
+
+
+def test_a_voice_after_silence_is_announced_and_fused_again(flv, speech_wav, tmp_path):
+    speech = read_audio(speech_wav, 16000)
+    track = tmp_path / "pause.wav"
+    sf.write(str(track), np.concatenate([np.zeros(16000 * 2, np.float32), speech]), 16000)
+    events: list[str] = []
+    summary = run_live(
+        config(flv, mic=str(track), loop=True, max_frames=150), on_event=events.append
+    )
+    assert any("is silent" in e for e in events) and any("voice heard" in e for e in events)
+    assert any(r["audio"] == "voice" and "voice" in r["modalities"] for r in summary.records)
+
+
+def test_the_synthetic_mask_is_drawn_where_the_model_reads_the_face(flv, tmp_path):
+    bare = run_live(config(flv, mic="none", max_frames=20))
+    save = tmp_path / "masked.mp4"
+    masked = run_live(config(flv, mic="none", max_frames=20, synthetic_mask=True, save=save))
+    assert [r["box"] is not None for r in masked.records] == [True] * 20  # still found masked
+    diffs = [
+        max(abs(a["probs"][c] - b["probs"][c]) for c in a["probs"])
+        for a, b in zip(bare.records[1:], masked.records[1:], strict=True)
+    ]
+    assert max(diffs) > 0.05  # the model read another face
+    assert masked.saved == save and frame_count(save) == 20
+
+
+def test_the_synthetic_mask_covers_the_lower_face_and_moves_with_it(flv):
+    frames = read_video_frames(flv, 20)
+    detector = make_detector()
+    masker = SyntheticMasker(shipped_spec("face"), detector.family)
+    for frame in frames:
+        (box,) = detector.detect(frame)[:1]
+        out = masker.apply(frame, [box])
+        x, y, w, h = box
+        changed = np.any(out != frame, axis=-1)
+        assert changed[y + h // 2 : y + h, x : x + w].mean() > 0.4  # mouth and chin covered
+        assert changed[y : y + h // 4, x : x + w].mean() < 0.02  # eyes and forehead clear
+        assert not changed[:, : max(0, x - w)].any()  # nothing drawn away from the face
+    assert masker.draws == 1  # drawn once, then moved with the face

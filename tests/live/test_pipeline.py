@@ -51,7 +51,7 @@ def run_clip(flv, save, fail_audio_at: int | None = None) -> tuple[list[dict], S
             with timer.stage("detect"):
                 boxes = hold.update(detector.detect(frame.image))
             with timer.stage("preprocess"):
-                faces = face_inputs(frame.image, boxes, EDGE)
+                faces = face_inputs(frame.image, boxes, EDGE, detector.family)
             voice = voice_window.update() if audio_ok else None
             if voice is not None and voice.refreshed:
                 timer.add("spectrogram", voice.spectrogram_ms)
