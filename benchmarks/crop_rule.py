@@ -192,6 +192,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=args.out.parent, delete=False, suffix=".tmp") as tmp:
         tmp.write(json.dumps(result, indent=2) + "\n")
+    os.chmod(tmp.name, 0o644)  # tempfile makes 0600; results are for everyone to read
     os.replace(tmp.name, args.out)
 
 

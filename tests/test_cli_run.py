@@ -90,6 +90,9 @@ def test_max_frames_and_a_status_line_without_json(flv):
         (["--camera", "{flv}", "--mic", "/no/such/voice.wav"], "audio file not found"),
         (["--camera", "{flv}", "--save", "out.avi"], "--save writes mp4 video"),
         (["--camera", "{flv}", "--smoothing", "wobbly"], "unknown smoothing"),
+        (["--camera", "{flv}", "--detector", "mtcnn"], "unknown detector 'mtcnn'"),
+        (["--camera", "{flv}", "--detector", "/no/such/yunet.onnx"], "detector model not found"),
+        (["--camera", "{flv}", "--detector", "{broken_onnx}"], "not a YuNet ONNX file"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, message, flv, tmp_path):
@@ -97,7 +100,9 @@ def test_bad_input_is_one_line_and_exit_2(args, message, flv, tmp_path):
         pytest.skip("this machine has a camera 0")
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"not a video at all " * 200)
-    args = [a.format(flv=flv, broken=broken) for a in args]
+    broken_onnx = tmp_path / "yunet.onnx"
+    broken_onnx.write_bytes(b"\x08\x07 truncated model " * 50)
+    args = [a.format(flv=flv, broken=broken, broken_onnx=broken_onnx) for a in args]
     result = run_cli("run", *args, *FP32)
     lines = error_lines(result)
     assert result.returncode == 2, result.stderr
