@@ -524,8 +524,9 @@ def run(
         str,
         typer.Option(
             help="auto: the --camera file's own sound track, else the default microphone (face "
-            "only when there is none) | none | video | a microphone index or name "
-            "(python -m sounddevice lists them) | an audio file."
+            "only when there is none) | none | video | a microphone index or name (a part of "
+            "it, any case; edgefer doctor lists them; one that refuses 16 kHz is opened at its "
+            "own rate and resampled) | an audio file. Silence is reported, not passed over."
         ),
     ] = "auto",
     engine: Annotated[
