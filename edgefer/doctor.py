@@ -38,7 +38,12 @@ PACKAGES: tuple[tuple[str, tuple[str, ...], str], ...] = (
 def package_version(module: str, distributions: tuple[str, ...]) -> str | None:
     """Version of an installed module, or None. Reads package metadata instead of importing, so the
     doctor stays fast and quiet (importing TensorFlow takes seconds and logs to stderr)."""
-    if importlib.util.find_spec(module) is None:
+    if module == "tensorrt":  # tensorrt-stubs leave an importable folder of .pyi files
+        from edgefer.engines.trt_module import tensorrt_installed
+
+        if not tensorrt_installed():
+            return None
+    elif importlib.util.find_spec(module) is None:
         return None
     for dist in distributions:
         try:

@@ -105,8 +105,9 @@ def load_source(arg: str | Path) -> Source:
 def _trt_usable() -> str | None:
     """None when TensorRT engines can be built here, else why not."""
     from edgefer.engines.open import resolve_backend
+    from edgefer.engines.trt_module import tensorrt_installed
 
-    if importlib.util.find_spec("tensorrt") is None:
+    if not tensorrt_installed():  # not find_spec: the type stubs alone make a "tensorrt" folder
         return "TensorRT is not installed"
     if resolve_backend("auto") != "tensorrt":
         return "no NVIDIA GPU"

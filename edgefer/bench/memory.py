@@ -4,7 +4,7 @@ Why a fresh process: in the benchmark's own process every engine's memory lands 
 (and of the held-out data, and of TensorFlow if the Keras row is loaded), and a second load of the
 same runtime is faster than the first. A child process per engine starts from nothing and reports:
 
-- ``import_s``: importing the runtime (ONNX Runtime, or TensorFlow + Keras);
+- ``import_s``: importing the runtime (ONNX Runtime, TensorRT, or TensorFlow + Keras);
 - ``load_s``: making the engine from its file (session creation, graph optimisation, deserialising);
 - ``first_call_ms``: the first batch-N call (lazy allocation, kernel selection, Keras tracing);
 - ``peak_rss_mb``: the process's high-water resident memory (``VmHWM``) after loading the engine and
@@ -58,8 +58,12 @@ def measure_here(backend: str, path: str, batch: int, threads: int | None, calls
         # training side: this import brings in Keras and TensorFlow, which is what is timed
         from edgefer.models.keras_engine import KerasEngine
     else:
-        import onnxruntime  # noqa: F401
+        if backend == "tensorrt":  # a TensorRT-only Jetson has no ONNX Runtime to import
+            from edgefer.engines.trt_module import import_tensorrt
 
+            import_tensorrt()
+        else:
+            import onnxruntime  # noqa: F401
         from edgefer.engines.open import open_engine
     import_s = time.perf_counter() - started
     rss_runtime = _status_mb("VmRSS")

@@ -111,6 +111,8 @@ def read_sidecar(artifact: str | Path, verify_hash: bool = True) -> dict[str, An
         record = json.loads(side.read_text())
     except json.JSONDecodeError as exc:
         raise EdgeferError(f"corrupt metadata {side}: {exc}") from exc
+    if not isinstance(record, dict):
+        raise EdgeferError(f"corrupt metadata {side}: not a JSON object")
     if verify_hash and record.get("file_sha256") != file_sha256(artifact):
         raise EdgeferError(
             f"{artifact.name} does not match its metadata (truncated or replaced); rebuild it"

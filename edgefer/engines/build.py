@@ -184,7 +184,7 @@ def build_engine(
         _check_calibration(calib_set, meta, inputs, min_calib)
     source_hash = file_sha256(source)
     recipe = {"version": RECIPE_VERSION, "int8_method": int8_method if calib_set else None}
-    key_fields = {
+    key_fields: dict[str, Any] = {
         "source_onnx_sha256": source_hash,
         "precision": precision,
         "backend": backend,
@@ -224,6 +224,10 @@ def build_engine(
         "gpu_name": None,
         "compute_capability": None,
         "max_drop": max_drop,
+        # what a rebuild on another machine needs to make the same engine, checked the same way
+        "heldout_per_class": heldout_per_class,
+        "min_calib": min_calib,
+        "timing_cache": str(trt.timing_cache) if trt.timing_cache is not None else None,
     }
     engine_meta = {**meta, "precision": precision, "backend": backend, "cache_key": key}
     engine_meta["source_onnx_sha256"] = source_hash
@@ -313,6 +317,7 @@ def _make(
         workspace_bytes=trt.workspace_mb * 2**20 if trt.workspace_mb else None,
         timing_cache=trt.timing_cache,
         use_calibrator=trt.use_calibrator,
+        source_sha256=meta["source_onnx_sha256"],  # the export, not the Q/DQ or FP16 graph
     )
     trt_fields = {k: v for k, v in (built or {}).items() if k not in _FILE_KEYS}
     return {"recipe_detail": recipe, "graph_onnx": str(graph), **trt_fields}

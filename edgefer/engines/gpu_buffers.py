@@ -14,7 +14,7 @@ import contextlib
 import ctypes
 from collections.abc import Iterator
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -96,7 +96,8 @@ class DeviceBuffers(abc.ABC):
         if host is None or nbytes > host.nbytes:
             raise EdgeferError(f"buffer {name!r} is smaller than {shape} {np.dtype(dtype)}")
         self._copy(self._device[name], host, nbytes, to_device=False)
-        return host[:nbytes].view(dtype).reshape(shape)
+        view: np.ndarray = host[:nbytes].view(dtype).reshape(shape)
+        return view
 
     def free(self) -> None:
         """Release all GPU memory; safe to call twice."""
@@ -264,7 +265,7 @@ def _import_cudart() -> ModuleType | None:
             from cuda import cudart
         except ImportError:
             return None
-    return cudart
+    return cast(ModuleType, cudart)  # untyped bindings: a module all the same
 
 
 def _import_pycuda() -> ModuleType | None:
@@ -272,7 +273,7 @@ def _import_pycuda() -> ModuleType | None:
         import pycuda.driver as cuda
     except (ImportError, OSError):  # not installed, or no libcuda (no driver) to load
         return None
-    return cuda
+    return cast(ModuleType, cuda)
 
 
 def available_bindings() -> list[str]:

@@ -113,10 +113,11 @@ class OrtEngine(Engine):
     def _run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         if self._session is None:
             raise EdgeferError(f"engine {self.path.name} is closed")
-        return self._session.run([self._output], inputs)[0]
+        probs: np.ndarray = self._session.run([self._output], inputs)[0]
+        return probs
 
     def close(self) -> None:
-        self._session = None  # type: ignore[assignment]
+        self._session = None
 
     def describe(self) -> str:
         device = self.providers[0].replace("ExecutionProvider", "")

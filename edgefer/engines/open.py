@@ -8,7 +8,6 @@ is rebuilt from the ONNX graph and calibration set its sidecar names, instead of
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import subprocess
 import warnings
@@ -17,6 +16,7 @@ from typing import Any
 
 from edgefer.engines.artifact import read_sidecar, sidecar_path
 from edgefer.engines.base import Engine
+from edgefer.engines.trt_module import tensorrt_installed
 from edgefer.errors import EdgeferError
 
 BACKENDS: tuple[str, ...] = ("auto", "onnxruntime", "tensorrt")
@@ -50,7 +50,7 @@ def resolve_backend(backend: str) -> str:
     """``auto`` is TensorRT where it is installed and a GPU is present, else ONNX Runtime."""
     if backend not in BACKENDS:
         raise EdgeferError(f"unknown backend {backend!r}: choose {', '.join(BACKENDS)}")
-    trt_here = importlib.util.find_spec("tensorrt") is not None
+    trt_here = tensorrt_installed()
     if backend == "auto":
         return "tensorrt" if trt_here and _has_gpu() else "onnxruntime"
     if backend == "tensorrt" and not trt_here:
@@ -98,15 +98,17 @@ def open_engine(path: str | Path, rebuild_on_mismatch: bool = False, **options: 
     try:
         return TrtEngine(path, **options)
     except EdgeferError as exc:
-        if not rebuild_on_mismatch:
+        if not (rebuild_on_mismatch and tensorrt_installed()):
             raise
         _rebuild(path, exc)
         return TrtEngine(path, **options)
 
 
 def _rebuild(path: Path, why: EdgeferError) -> None:
-    """Rebuild a plan in place from the sources its sidecar records."""
-    from edgefer.engines.build import build_engine
+    """Rebuild a plan in place from the sources its sidecar records, with the options it was
+    built with (profile batch, workspace, calibrator, timing cache, calibration and check sizes),
+    so the rebuilt engine is the one the user asked for, made for this machine."""
+    from edgefer.engines.build import TrtOptions, build_engine
 
     if not sidecar_path(path).is_file():
         raise EdgeferError(f"cannot rebuild {path.name}: its sidecar is missing ({why})") from why
@@ -114,6 +116,19 @@ def _rebuild(path: Path, why: EdgeferError) -> None:
     source = record.get("source_onnx")
     if not source or not Path(source).is_file():
         raise EdgeferError(f"cannot rebuild {path.name}: source ONNX {source} is gone ({why})")
+    options = dict(record.get("tensorrt") or {})
+    cache = record.get("timing_cache")
+    trt = TrtOptions(
+        max_batch=int(options.get("max_batch", TrtOptions.max_batch)),
+        workspace_mb=options.get("workspace_mb"),
+        timing_cache=Path(cache) if cache else None,
+        use_calibrator=bool(options.get("use_calibrator", False)),
+    )
+    recipe = record.get("recipe") or {}
+    extra: dict[str, Any] = {"int8_method": recipe.get("int8_method") or "minmax"}
+    for key in ("min_calib", "heldout_per_class"):
+        if record.get(key) is not None:
+            extra[key] = int(record[key])
     warnings.warn(f"{path.name} does not fit this machine ({why}); rebuilding it", stacklevel=3)
     build_engine(
         source,
@@ -123,4 +138,6 @@ def _rebuild(path: Path, why: EdgeferError) -> None:
         output=path,
         max_drop=float(record.get("max_drop", 1.0)),
         force=True,
+        trt=trt,
+        **extra,
     )

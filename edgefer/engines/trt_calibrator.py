@@ -3,7 +3,8 @@
 TensorRT 11 removed calibrators (INT8 comes from a Q/DQ ONNX there); 8.5-10 keep them, and the
 builder may offer one. The batching and the cache live in :class:`CalibrationFeeder`, plain Python
 tested without TensorRT; the ``IInt8EntropyCalibrator2`` subclass is defined inside
-:func:`make_entropy_calibrator` and only forwards TensorRT's four calls to it.
+:func:`make_entropy_calibrator` (``tensorrt`` is imported only there) and only forwards
+TensorRT's four calls to a feeder.
 
 The cache file is named after the calibration set's digest (and the source model's hash), and
 carries them in a one-line header as well, so a cache made from other data or another model is
@@ -14,12 +15,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from edgefer.engines.artifact import atomic_write_bytes
 from edgefer.errors import EdgeferError
+
+if TYPE_CHECKING:
+    import tensorrt
+
+    from edgefer.engines.base import TensorSpec
+    from edgefer.engines.gpu_buffers import DeviceBuffers
 
 _MAGIC = b"edgefer-trt-calibration-cache v1"
 
@@ -34,6 +41,8 @@ class CalibrationSetLike(Protocol):
     def batches(
         self, batch_size: int, names: Sequence[str] | None = None
     ) -> Iterator[dict[str, np.ndarray]]: ...
+
+    def check_fits(self, input_specs: dict[str, TensorSpec], min_samples: int) -> None: ...
 
 
 class CalibrationFeeder:
@@ -125,48 +134,46 @@ class CalibrationFeeder:
 
 
 def make_entropy_calibrator(
-    calibration_set: CalibrationSetLike,
-    input_names: Sequence[str],
-    batch_size: int,
-    cache_dir: str | Path,
-    buffers: Any,
-    model_key: str | None = None,
-) -> Any:
-    """A ``tensorrt.IInt8EntropyCalibrator2`` fed by ``calibration_set`` through ``buffers``
-    (a :class:`~edgefer.engines.gpu_buffers.DeviceBuffers` with one buffer per input name,
-    each at least one batch large). Needs TensorRT 8.5-10."""
-    try:
-        import tensorrt as trt
-    except ImportError as exc:
-        raise EdgeferError("TensorRT is not installed here: the calibrator needs it") from exc
+    feeder: CalibrationFeeder, buffers: DeviceBuffers
+) -> tensorrt.IInt8EntropyCalibrator2:
+    """A ``tensorrt.IInt8EntropyCalibrator2`` that serves ``feeder``'s batches through ``buffers``
+    (a :class:`~edgefer.engines.gpu_buffers.DeviceBuffers` with one buffer per input name, each
+    at least one batch large) and keeps its cache. Needs TensorRT 8.5-10."""
+    from edgefer.engines.trt_module import import_tensorrt, tensorrt_version
+
+    trt = import_tensorrt()
     if not hasattr(trt, "IInt8EntropyCalibrator2"):
         raise EdgeferError(
-            f"TensorRT {trt.__version__} has no calibrator (removed in 11): build a Q/DQ ONNX"
+            f"TensorRT {tensorrt_version(trt)} has no calibrator (removed in 11): build a Q/DQ ONNX"
         )
-    feeder = CalibrationFeeder(calibration_set, input_names, batch_size, cache_dir, model_key)
+    # The same module, imported by name so that the base class below is one mypy can check
+    # the four overrides against (the 10.x stubs).
+    import tensorrt
 
-    class _EntropyCalibrator(trt.IInt8EntropyCalibrator2):
+    class _EntropyCalibrator(tensorrt.IInt8EntropyCalibrator2):
         def __init__(self) -> None:
-            trt.IInt8EntropyCalibrator2.__init__(self)  # the binding needs the base init
+            tensorrt.IInt8EntropyCalibrator2.__init__(self)  # the binding needs the base init
             self.feeder = feeder
 
         def get_batch_size(self) -> int:
             return feeder.batch_size
 
-        def get_batch(self, names: list[str], *_: Any) -> list[int] | None:
+        def get_batch(self, names: list[str], *_: Any) -> list[int]:
             # An exception would die inside TensorRT's C++ caller: keep it for the builder.
+            # An empty list is the documented "no more batches".
             try:
                 batch = feeder.next_batch()
                 if batch is None:
-                    return None
+                    return []
                 for name in names:
                     buffers.upload(name, batch[name])
                 buffers.synchronize()
                 return [buffers.ptr(name) for name in names]
             except Exception as exc:  # re-raised by build_trt_engine
                 feeder.error = exc
-                return None
+                return []
 
+        # The stubs say Buffer; TensorRT's documentation says None means "no cache, calibrate".
         def read_calibration_cache(self, *_: Any) -> bytes | None:
             return feeder.read_cache()
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from edgefer.engines.artifact import mismatches, read_sidecar
+from edgefer.engines.base import TensorSpec
 from edgefer.errors import EdgeferError
 
 PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8")
@@ -196,6 +197,27 @@ def onnx_metadata(model: Any) -> dict[str, Any]:
     return out
 
 
+def engine_metadata(
+    sidecar: dict[str, Any],
+    inputs: dict[str, TensorSpec],
+    outputs: dict[str, TensorSpec],
+    where: str,
+) -> dict[str, Any]:
+    """A plan's edgefer metadata in the one shape every :class:`~edgefer.engines.base.Engine`
+    exposes: what the parsed ONNX embedded (recorded by the builder as ``onnx_metadata``), checked
+    against the plan's tensors, with the plan's own precision. A plan from a foreign ONNX gets
+    the assumed metadata ONNX Runtime would give it (or the same refusal)."""
+    from edgefer.onnx_meta import METADATA_KEY, parse_metadata, resolve_metadata
+
+    recorded = sidecar.get("onnx_metadata")
+    entry = recorded.get(METADATA_KEY) if isinstance(recorded, dict) else None
+    props: dict[str, str] = {}
+    if entry is not None:  # onnx_metadata decoded the JSON; parse_metadata reads the text
+        props[METADATA_KEY] = entry if isinstance(entry, str) else json.dumps(entry)
+    meta = resolve_metadata(parse_metadata(props, where), inputs, outputs, where)
+    return {**meta, "precision": sidecar.get("precision", meta.get("precision"))}
+
+
 def calibration_hash(calib: Any, metadata: dict[str, Any]) -> str | None:
     """Digest of the calibration set behind this build: the set passed in, else the one a Q/DQ
     ONNX records in its ``edgefer`` metadata (``quantization.calibration_digest``), else None."""
@@ -271,7 +293,11 @@ def qdq_report(model: Any) -> dict[str, Any]:
             if np.any(zero != 0):
                 problems.append(f"{label}: zero point not 0 (asymmetric); TensorRT is symmetric")
 
-    quantized_w, float_w, per_channel, quantized_x, float_x = [], [], [], [], []
+    quantized_w: list[str] = []
+    float_w: list[str] = []
+    per_channel: list[str] = []
+    quantized_x: list[str] = []
+    float_x: list[str] = []
     weighted = [n for n in model.graph.node if n.op_type in _WEIGHTED_OPS]
     for node in weighted:
         label = node.name or node.output[0]
@@ -447,11 +473,22 @@ def verify_engine_file(path: str | Path, expected: dict[str, Any]) -> dict[str, 
         )
     problems = check_engine_sidecar(sidecar, expected)
     if problems:
+        why = "; ".join(problems)
         raise EdgeferError(
-            f"{path.name} was built for another setup ({'; '.join(problems)}); rebuild it with "
-            "`edgefer build-engine`, or pass --rebuild-on-mismatch"
+            f"{path.name} was built for another setup ({why}); {_rebuild_hint(path, sidecar)}"
         )
     return sidecar
+
+
+def _rebuild_hint(path: Path, sidecar: dict[str, Any]) -> str:
+    """The command that rebuilds this plan here (``edgefer run`` does it by itself)."""
+    source = sidecar.get("source_onnx") or sidecar.get("parsed_onnx") or "MODEL.onnx"
+    precision = sidecar.get("precision") or "fp32"
+    return (
+        f"rebuild it with `edgefer build-engine {source} --backend tensorrt --precision "
+        f"{precision} --output {path} --force` (`edgefer run` rebuilds it by itself when "
+        "that ONNX is still there)"
+    )
 
 
 def ensure_engine(
@@ -473,4 +510,4 @@ def ensure_engine(
 
 def batch_nbytes(shape: tuple[int, ...], dtype: Any, batch: int) -> int:
     """Bytes of ``batch`` samples of a tensor whose first axis is the batch."""
-    return int(batch) * math.prod(int(d) for d in shape[1:]) * np.dtype(dtype).itemsize
+    return int(batch) * math.prod(int(d) for d in shape[1:]) * int(np.dtype(dtype).itemsize)

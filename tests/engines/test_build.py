@@ -3,7 +3,6 @@ checked against FP32 on held-out real data; caching, rejection and every kind of
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
 from pathlib import Path
@@ -19,6 +18,7 @@ from edgefer.engines.build import build_engine
 from edgefer.engines.open import open_engine
 from edgefer.engines.quantize import quantize_int8
 from edgefer.engines.trt_compat import qdq_report
+from edgefer.engines.trt_module import tensorrt_installed
 from edgefer.onnx_meta import model_metadata
 from tests.cli_helpers import error_lines, run_cli
 from tests.engines.test_onnxruntime import foreign_model, strip_metadata
@@ -220,7 +220,7 @@ def test_unwritable_output_and_missing_tensorrt_are_one_line_errors(middle, tmp_
         "build-engine", str(middle), "--backend", "onnxruntime", "-o", str(blocker / "e.onnx")
     )
     _one_line_error(result, "cannot write")
-    if importlib.util.find_spec("tensorrt") is not None:
+    if tensorrt_installed():
         return  # a machine with TensorRT builds instead
     trt = run_cli(
         "build-engine", str(middle), "--backend", "tensorrt", "-o", str(tmp_path / "e.plan")

@@ -3,7 +3,6 @@ TensorRT and CUDA Python bindings, and skip with the reason elsewhere (as in CI:
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,11 +11,12 @@ import pytest
 
 from edgefer.engines.artifact import read_sidecar
 from edgefer.engines.gpu_buffers import DeviceBuffers, available_bindings, make_buffers
+from edgefer.engines.trt_module import tensorrt_installed
 from edgefer.errors import EdgeferError
 from tests.engines.trt_helpers import face_calibration_set, quantize_qdq, real_faces, tiny_onnx
 
 BINDINGS = available_bindings()
-HAS_TRT = importlib.util.find_spec("tensorrt") is not None
+HAS_TRT = tensorrt_installed()  # not find_spec: tensorrt-stubs alone makes a "tensorrt" folder
 needs_trt = pytest.mark.skipif(
     not HAS_TRT,
     reason="TensorRT is not installed (JetPack ships it; desktop: 'edgefer[trt]' from NVIDIA's index)",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +9,7 @@ import pytest
 
 from edgefer.calibration import CalibrationSet
 from edgefer.engines.trt_calibrator import CalibrationFeeder, make_entropy_calibrator
+from edgefer.engines.trt_module import tensorrt_installed
 from edgefer.errors import EdgeferError
 from tests.engines.trt_helpers import face_calibration_set, real_faces
 
@@ -109,7 +109,21 @@ def test_cache_without_header_or_payload_is_ignored(calib: CalibrationSet, tmp_p
     assert feeder.read_cache() is None
 
 
-@pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="TensorRT present")
+@pytest.mark.skipif(tensorrt_installed(), reason="TensorRT present")
 def test_calibrator_needs_tensorrt(calib: CalibrationSet, tmp_path: Path) -> None:
+    feeder = CalibrationFeeder(calib, ["face"], 4, tmp_path)
     with pytest.raises(EdgeferError, match="TensorRT is not installed"):
-        make_entropy_calibrator(calib, ["face"], 4, tmp_path, buffers=None)
+        make_entropy_calibrator(feeder, buffers=None)  # type: ignore[arg-type]
+
+
+def test_tensorrt_11_has_no_calibrator_to_make(
+    calib: CalibrationSet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.engines.fake_tensorrt import install
+
+    install(monkeypatch, "11")
+    feeder = CalibrationFeeder(calib, ["face"], 4, tmp_path)
+    with pytest.raises(
+        EdgeferError, match=r"TensorRT 11\.0\.0 has no calibrator \(removed in 11\)"
+    ):
+        make_entropy_calibrator(feeder, buffers=None)  # type: ignore[arg-type]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -30,10 +29,11 @@ from edgefer.engines.trt_compat import (
     trt_caps,
     verify_engine_file,
 )
+from edgefer.engines.trt_module import tensorrt_installed
 from edgefer.errors import EdgeferError
 from tests.engines.trt_helpers import quantize_qdq, real_faces, tiny_onnx
 
-HAS_TRT = importlib.util.find_spec("tensorrt") is not None
+HAS_TRT = tensorrt_installed()  # not find_spec: tensorrt-stubs alone makes a "tensorrt" folder
 
 
 # --------------------------------------------------------------------------------------- versions

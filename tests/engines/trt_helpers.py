@@ -97,3 +97,41 @@ def quantize_qdq(
 def face_calibration_set(faces: np.ndarray, **more: np.ndarray) -> CalibrationSet:
     """A real :class:`CalibrationSet` of these faces (and any further inputs by name)."""
     return CalibrationSet.from_arrays({"face": faces, **more}, preset_spec("edge").digest())
+
+
+def fp16_onnx(src: Path, dst: Path) -> Path:
+    """``src`` converted to float16 inside (float32 input and output kept): TensorRT 11's fp16."""
+    import onnx
+    from onnxconverter_common import float16
+
+    onnx.save(float16.convert_float_to_float16(onnx.load(str(src)), keep_io_types=True), str(dst))
+    return dst
+
+
+def external_weights_onnx(src: Path, dst: Path) -> Path:
+    """``src`` saved with its weights in ``<dst stem>.weights`` beside it (ONNX external data)."""
+    import onnx
+
+    onnx.save(
+        onnx.load(str(src)),
+        str(dst),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location=f"{dst.stem}.weights",
+        size_threshold=0,
+    )
+    return dst
+
+
+def custom_op_onnx(src: Path, dst: Path) -> Path:
+    """``src`` with its Relu replaced by an op of a custom domain, which no parser imports."""
+    import onnx
+    from onnx import helper
+
+    model = onnx.load(str(src))
+    for node in model.graph.node:
+        if node.op_type == "Relu":
+            node.op_type, node.domain = "FancyRelu", "com.example"
+    model.opset_import.append(helper.make_opsetid("com.example", 1))
+    onnx.save(model, str(dst))
+    return dst
