@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 RUNS   ?= runs
 
-.PHONY: setup demo test lint format clean train-all
+.PHONY: setup demo test lint format clean train-all test-py310
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ demo: $(STAMP) ## the live loop offline on the packaged CREMA-D clips (INT8 engi
 test: $(STAMP) ## the test suite (real data from ../shared/data or $$EDGEFER_DATA), then ruff
 	$(BIN)/python -m pytest -q
 	$(BIN)/ruff check edgefer tests
+
+test-py310: ## CI's runtime job: a fresh Python 3.10 venv with edgefer[cpu,live] (no TensorFlow) and its tests
+	.ci/run py310
 
 train-all: $(STAMP) ## train the five edge variants on ../shared/data (hours on 2 cores; resumable)
 	scripts/train-all.sh $(RUNS)/shipped

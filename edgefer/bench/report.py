@@ -91,7 +91,7 @@ def print_table(result: dict[str, Any], console: Any) -> None:
     data, model = result["data"], result["model"]
     table = Table(
         title=f"edgefer bench: {model['label']} ({model['flops_per_inference'] / 1e6:.1f} MFLOP per "
-        f"inference; held-out n={data['n']})",
+        f"inference; held-out {data.get('set', 'dataset')} n={data['n']})",
         caption=escape(system_line(result)),
     )
     for header in _headers(result):
@@ -146,7 +146,7 @@ def markdown(result: dict[str, Any], figures: dict[str, str] | None = None) -> s
         f"(2 x MACs of Conv/MatMul counted from the ONNX graph). Keras reference: "
         f"`{model['keras'] or 'none'}`. INT8 calibration: `{model['calibration'] or 'none'}`.",
         "",
-        f"Held-out set: n={data['n']} ({data['description']}; "
+        f"Held-out set ({data.get('set', 'dataset')}): n={data['n']} ({data['description']}; "
         + ", ".join(f"{c} {k}" for c, k in data["class_counts"].items())
         + (f"; {data['per_class']} per class" if data["per_class"] else "; all")
         + ").",

@@ -59,7 +59,9 @@ class BenchOptions:
 
 
 def _heldout(source: Source, options: BenchOptions, progress: Progress | None) -> Any:
-    from edgefer.evalsets import heldout_set
+    """The held-out set and where it came from: ``--data`` or the data root's dataset, else the
+    check set shipped for the model's preprocessing (:func:`edgefer.checkset.heldout_for`)."""
+    from edgefer.checkset import heldout_for
     from edgefer.onnx_meta import spec_of
 
     faces = voices = None
@@ -67,7 +69,7 @@ def _heldout(source: Source, options: BenchOptions, progress: Progress | None) -
         root = Path(options.data)
         faces = root / "faces" / "fer2013"
         voices = [root / "voice" / "ravdess", root / "voice" / "cremad"]
-    return heldout_set(
+    return heldout_for(
         spec_of(source.meta),
         list(source.inputs),
         options.per_class,
@@ -147,7 +149,7 @@ def run_bench(options: BenchOptions, progress: Progress | None = None) -> dict[s
         default_calibration(source.meta) if any(c.precision == "int8" for c in choices) else None
     )
     lap("checks")
-    heldout = _heldout(source, options, progress)
+    heldout, held = _heldout(source, options, progress)
     lap("held-out data")
     built = build_all(
         source, choices, heldout, calib, Path(options.engines_dir), options.data, progress
@@ -206,10 +208,17 @@ def run_bench(options: BenchOptions, progress: Progress | None = None) -> dict[s
         model=_model_info(source, calib, flops, built),
         data={
             "n": len(heldout),
-            "per_class": options.per_class,
+            "set": held.source,  # "dataset", or "checkset" (shipped) when no dataset is present
+            "heldout": held.to_dict(),
+            "per_class": options.per_class if held.source == "dataset" else None,
             "class_counts": {c: int(np.sum(heldout.y == i)) for i, c in enumerate(class_names)},
-            "description": "FER2013 val faces with deterministic synthetic masks, paired by class "
-            "with clips of the held-out voice actors (edgefer.evalsets.heldout_set)",
+            "description": (
+                "FER2013 val faces with deterministic synthetic masks, paired by class with clips "
+                "of the held-out voice actors (edgefer.evalsets.heldout_set)"
+                if held.source == "dataset"
+                else f"the shipped check set {Path(held.path or '').name}: a class-balanced slice "
+                "of that set, no dataset found (edgefer.checkset)"
+            ),
             "root": str(options.data) if options.data else None,
         },
         settings={

@@ -236,12 +236,19 @@ def build_engine(
             info.update(_make(source, tmp, target, engine_meta, calib_set, int8_method, trt))
             if precision != "fp32" or backend != "onnxruntime":
                 if heldout is None:
-                    from edgefer.evalsets import heldout_set
+                    from edgefer.checkset import heldout_for
                     from edgefer.onnx_meta import spec_of
 
                     spec = spec_of(meta)
-                    heldout = heldout_set(spec, list(inputs), heldout_per_class, progress=progress)
-                info["report"] = _compare(source, tmp, backend, heldout)
+                    heldout, held = heldout_for(
+                        spec, list(inputs), heldout_per_class, progress=progress
+                    )
+                else:
+                    from edgefer.checkset import HeldoutInfo
+
+                    held = HeldoutInfo("given", len(heldout))
+                info["heldout"] = held.to_dict()  # which set the guard ran on, and its n
+                info["report"] = {**_compare(source, tmp, backend, heldout), "set": held.source}
         finally:  # the TensorRT builder's sidecar of the temporary plan
             sidecar_path(tmp).unlink(missing_ok=True)
         report = info.get("report")
@@ -257,8 +264,8 @@ def build_engine(
             result = done(rejected, False, write_sidecar(rejected, {**info, "rejected": True}))
             raise BuildRejectedError(
                 f"{precision} engine loses {report['drop_points']:.2f} accuracy points against FP32 "
-                f"(limit {max_drop:g}, agreement {report['agreement']:.1%}, n={report['n']}); "
-                f"kept as {rejected}",
+                f"(limit {max_drop:g}, agreement {report['agreement']:.1%}, "
+                f"{report['set']} n={report['n']}); kept as {rejected}",
                 result,
             )
     return done(target, False, write_sidecar(target, info))

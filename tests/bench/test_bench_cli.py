@@ -12,6 +12,7 @@ import pytest
 
 from edgefer.shipped import shipped_path
 from tests.cli_helpers import error_lines, run_cli
+from tests.markers import needs_tensorflow
 
 pytestmark = pytest.mark.slow
 ENGINES = ["keras-fp32-predict", "keras-fp32-predict_on_batch", "onnxruntime-fp32",
@@ -28,6 +29,7 @@ def engines_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory, engines_dir):
     """One short real run: (completed process, results folder, --json path)."""
+    pytest.importorskip("tensorflow", reason="benches the Keras reference: needs TensorFlow")
     out = tmp_path_factory.mktemp("bench")
     json_path = out / "elsewhere" / "result.json"
     done = run_cli(
@@ -162,6 +164,7 @@ def test_pipeline_times_the_live_loop_stages_on_a_real_clip(engines_dir, tmp_pat
     assert "FPS" in done.stdout
 
 
+@needs_tensorflow
 def test_pipeline_refuses_keras_and_missing_media(tmp_path):
     model = str(shipped_path("middle", ".onnx"))
     done = run_cli("bench", model, "--pipeline", "--engines", "keras", "--out", str(tmp_path))

@@ -12,6 +12,7 @@ import pytest
 from edgefer.bench.candidates import default_calibration, load_source, parse_engines
 from edgefer.errors import EdgeferError
 from edgefer.shipped import shipped_path
+from tests.markers import needs_tensorflow
 
 
 @pytest.fixture(scope="module")
@@ -19,6 +20,7 @@ def middle():
     return load_source(shipped_path("middle", ".onnx"))
 
 
+@needs_tensorflow
 def test_shipped_name_and_path_resolve_to_the_same_model(middle):
     by_name = load_source("middle")
     assert by_name.onnx == middle.onnx and by_name.label == "middle"
@@ -26,6 +28,7 @@ def test_shipped_name_and_path_resolve_to_the_same_model(middle):
     assert set(middle.inputs) == {"face", "voice"}
 
 
+@needs_tensorflow
 def test_auto_lists_keras_and_every_ort_precision(middle):
     choices, notes = parse_engines("auto", middle)
     names = [c.name for c in choices]
@@ -35,6 +38,7 @@ def test_auto_lists_keras_and_every_ort_precision(middle):
         assert any("TensorRT skipped" in n for n in notes)
 
 
+@needs_tensorflow
 def test_lists_aliases_and_duplicates(middle):
     choices, _ = parse_engines("ort-int8, onnxruntime-int8,keras-predict,ORT-FP32", middle)
     assert [c.name for c in choices] == [
@@ -63,6 +67,7 @@ def test_without_tensorflow_keras_is_skipped_with_a_note(monkeypatch):
         parse_engines("keras", source)
 
 
+@needs_tensorflow
 def test_a_keras_file_that_is_not_the_export_source_is_refused(middle, tmp_path):
     onnx = tmp_path / "middle.onnx"
     onnx.write_bytes(middle.onnx.read_bytes())  # no sidecar: the embedded metadata names the source

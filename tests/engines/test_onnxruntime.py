@@ -31,7 +31,9 @@ def foreign_model(path) -> None:
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 10])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 10])
     graph = helper.make_graph([helper.make_node("Softmax", ["x"], ["y"])], "foreign", [x], [y])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8  # readable by older ONNX Runtimes too (JetPack's, the py3.10 CI job's)
+    onnx.save(model, str(path))
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from edgefer.engines.artifact import read_sidecar
 from edgefer.engines.open import open_engine
 from edgefer.shipped import shipped_calibration, shipped_path, shipped_spec
 from tests.cli_helpers import run_cli
+from tests.markers import needs_tensorflow
 
 pytestmark = pytest.mark.slow
 HELDOUT = ["--heldout-per-class", "30"]
@@ -28,6 +29,7 @@ def test_shipped_calibration_set_fits_the_shipped_models():
     assert calib.arrays["face"].shape[1:] == shipped_spec("face").input_shape("face")
 
 
+@needs_tensorflow
 def test_export_of_a_shipped_keras_model_reports_parity(tmp_path):
     out = tmp_path / "face.onnx"
     result = run_cli("export", str(shipped_path("face")), "--output", str(out))

@@ -45,6 +45,7 @@ class TinyOrtEngine(Engine):
             [numpy_helper.from_array(self.weights, "W"), numpy_helper.from_array(self.bias, "b")],
         )
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+        model.ir_version = 8  # readable by older ONNX Runtimes too (the py3.10 CI job's)
         onnx.checker.check_model(model)
         self.session = ort.InferenceSession(
             model.SerializeToString(), providers=["CPUExecutionProvider"]
