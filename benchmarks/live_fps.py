@@ -5,7 +5,8 @@ Usage: python benchmarks/live_fps.py [--repeats 5] [--out benchmarks/results/liv
 The whole loop, :func:`edgefer.live.loop.run_live`, on the six packaged CREMA-D clips (480x360,
 29.97 fps) with their own sound track: offline (every frame delivered, audio advanced to each frame's
 media time, so nothing is dropped and every repetition sees the same inputs), face detection on every
-frame (the default detector, YuNet, through ``FaceFinder``), the default engine (the shipped middle model, INT8, ONNX Runtime,
+frame (the default detector, YuNet, via ``FaceFinder``),
+the default engine (the shipped middle model, INT8, ONNX Runtime,
 built once and cached in ``engines/``) with the shipped face and voice models as fall-backs, the
 overlay drawn, no video written and no window. One repetition is the six clips, 379 frames; its FPS is
 frames / seconds of the loop (engine loading excluded). The reported ``fps`` is the median over the

@@ -117,7 +117,11 @@ def train(
         str, typer.Option(help="Comma-separated validation actors; '' = 15% of the rest by seed.")
     ] = ",".join(DEFAULT_VOICE_VAL_ACTORS),
     limit_per_class: Annotated[
-        int | None, typer.Option(help="At most this many samples per class and split (quick runs).")
+        int | None,
+        typer.Option(
+            help="At most this many samples per class and split (quick runs); extra voices are "
+            "limited apart, so as many again."
+        ),
     ] = None,
     learning_rate: Annotated[
         float, typer.Option(help="Adam learning rate (the paper: 1e-4).")
@@ -501,7 +505,7 @@ def _print_build(result: Any, rejected: bool = False) -> None:
         rows.append(("calibration", f"{result.calibration or ''} {side.get('calibration_digest')}"))
     if report:
         rows += [
-            ("held-out set", f"n={report['n']} (masked FER2013 val + held-out voices)"),
+            ("held-out set", f"n={report['n']} ({(side.get('heldout') or {}).get('source', 'given')})"),
             ("accuracy fp32 -> engine", f"{report['reference_accuracy']:.2%} -> "
              f"{report['candidate_accuracy']:.2%} (drop {report['drop_points']:+.2f} points)"),
             ("argmax agreement", f"{report['agreement']:.2%}"),

@@ -13,7 +13,14 @@ from edgefer.data.arrays import (
     load_voice_array,
     mask_seed,
 )
-from edgefer.data.augment import augment_batch, augment_face, augment_voice
+from edgefer.data.augment import (
+    augment_batch,
+    augment_face,
+    augment_face_strong,
+    augment_voice,
+    mask_batch,
+    spec_augment,
+)
 from edgefer.data.faces import detect_face_layout, index_faces, index_fer2013, index_mlfw_fer
 from edgefer.data.labels import (
     CLASS_NAMES,
@@ -26,12 +33,14 @@ from edgefer.data.labels import (
     RAVDESS_LABELS,
     RAVDESS_TO_CLASS,
     LabelMap,
+    parse_extra_voices,
     parse_label_map,
 )
 from edgefer.data.pairing import pair_by_class, pair_random
 from edgefer.data.samples import Sample, class_counts, labels_of
 from edgefer.data.splits import actor_folds, split_by_actor, stratified_holdout
 from edgefer.data.voices import (
+    clip_id,
     index_cremad,
     index_ravdess,
     index_voices,
@@ -56,8 +65,10 @@ __all__ = [
     "actor_folds",
     "augment_batch",
     "augment_face",
+    "augment_face_strong",
     "augment_voice",
     "class_counts",
+    "clip_id",
     "detect_face_layout",
     "index_cremad",
     "index_faces",
@@ -69,12 +80,15 @@ __all__ = [
     "labels_of",
     "load_face_array",
     "load_voice_array",
+    "mask_batch",
     "mask_seed",
     "pair_by_class",
     "pair_random",
     "parse_cremad_name",
+    "parse_extra_voices",
     "parse_label_map",
     "parse_ravdess_name",
+    "spec_augment",
     "split_by_actor",
     "stratified_holdout",
 ]

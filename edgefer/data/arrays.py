@@ -13,6 +13,10 @@ Synthetic masks for ``mask_fraction > 0`` are a pure function of (file, seed): w
 one, and what it looks like, depend only on the file's last two path parts (``<class folder>/<file
 name>``) and the seed, hashed with SHA-256. Runs and machines agree, and adding files changes no
 other file's mask.
+
+For training with fresh masks per epoch (:func:`edgefer.data.augment.mask_batch`) the loaders can
+also keep each face's uint8 source image, and for waveform voice augmentation each clip's audio
+context (:mod:`edgefer.data.voice_augment`), read in the same pass as the inputs.
 """
 
 from __future__ import annotations
@@ -24,13 +28,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from edgefer.data.samples import Sample
 from edgefer.errors import EdgeferError
 from edgefer.media import read_audio, read_image
-from edgefer.preprocess import clip_tensor, face_tensor
-from edgefer.spec import PreprocessSpec
+from edgefer.preprocess import clip_tensor, clip_window, face_tensor
+from edgefer.spec import PreprocessSpec, VoiceSpec
 
 Progress = Callable[[int, int], None]
 
@@ -45,17 +50,20 @@ class FaceArrays:
     samples: list[Sample]
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     masked: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    sources: list[np.ndarray] | None = None  # uint8 images as read (keep_sources=True)
 
 
 @dataclass
 class VoiceArrays:
     """Voice inputs: ``x`` float32 (N, S, S, 1) in [0, 1], ``y`` int64 (N,), the kept ``samples``
-    and ``skipped`` (path, reason)."""
+    and ``skipped`` (path, reason); ``waves`` float32 (N, L): each clip's audio context around its
+    speech, when asked for (``context=``)."""
 
     x: np.ndarray
     y: np.ndarray
     samples: list[Sample]
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+    waves: np.ndarray | None = None
 
 
 def _file_key(path: str | Path) -> str:
@@ -143,6 +151,7 @@ def load_face_array(
     seed: int = 0,
     progress: Progress | None = None,
     workers: int = 1,
+    keep_sources: bool = False,
 ) -> FaceArrays:
     """Read, optionally mask, and preprocess face images into a :class:`FaceArrays`.
 
@@ -150,6 +159,9 @@ def load_face_array(
     With ``mask_fraction`` > 0 a deterministic subset (see :func:`is_masked`) gets a synthetic mask
     drawn by :func:`edgefer.masks.apply_mask` on the uint8 image, before :func:`face_tensor`, as a
     masked camera face would reach the model. ``workers`` > 1 decodes in threads (same result).
+    ``keep_sources`` also keeps every image as read (unmasked), for masks drawn during training;
+    images larger than twice the input size are kept at that size (the mask is drawn as finely
+    as the input can show, and 25k LFW-sized images would not fit in memory).
     """
     if not 0.0 <= mask_fraction <= 1.0:
         raise EdgeferError(f"mask fraction must lie in [0, 1], got {mask_fraction}")
@@ -159,8 +171,12 @@ def load_face_array(
     else:
         apply_mask = None
 
+    stash: dict[Path, np.ndarray] = {}
+
     def make(sample: Sample) -> np.ndarray:
         image = read_image(sample.path, grey=grey)
+        if keep_sources:
+            stash[sample.path] = _bounded(image, 2 * spec.image_size)
         if apply_mask is not None and is_masked(sample.path, seed, mask_fraction):
             image = apply_mask(image, seed=mask_seed(sample.path, seed))
         return face_tensor(image, spec)
@@ -171,7 +187,20 @@ def load_face_array(
     kept_samples = [samples[i] for i in kept]
     masked = np.array([is_masked(s.path, seed, mask_fraction) for s in kept_samples], dtype=bool)
     y = np.array([s.label for s in kept_samples], dtype=np.int64)
-    return FaceArrays(x=x, y=y, samples=kept_samples, skipped=skipped, masked=masked)
+    sources = [stash[s.path] for s in kept_samples] if keep_sources else None
+    return FaceArrays(
+        x=x, y=y, samples=kept_samples, skipped=skipped, masked=masked, sources=sources
+    )
+
+
+def _bounded(image: np.ndarray, side: int) -> np.ndarray:
+    """``image``, shrunk (area-averaged, aspect kept) when its longer side exceeds ``side``."""
+    height, width = image.shape[:2]
+    if max(height, width) <= side:
+        return image
+    scale = side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def load_voice_array(
@@ -179,20 +208,28 @@ def load_voice_array(
     spec: PreprocessSpec,
     progress: Progress | None = None,
     workers: int = 1,
+    context: VoiceSpec | None = None,
 ) -> VoiceArrays:
     """Read whole clips and turn each into one ``voice`` input with :func:`clip_tensor`.
 
     Clips too short, silent or undecodable are skipped (see module docstring). ``workers`` > 1
-    decodes in threads; the result is the same.
+    decodes in threads; the result is the same. ``context``: also keep each clip's
+    :func:`~edgefer.preprocess.clip_window` under this voice spec (a longer window, for waveform
+    augmentation) as ``waves``.
     """
+    stash: dict[Path, np.ndarray] = {}
 
     def make(sample: Sample) -> np.ndarray:
         audio = read_audio(sample.path, spec.voice.sample_rate)
-        return clip_tensor(audio, spec)
+        tensor = clip_tensor(audio, spec)
+        if context is not None:
+            stash[sample.path] = clip_window(audio, context)
+        return tensor
 
     x, kept, skipped = _load(
         samples, spec.input_shape("voice"), make, "voice clip", progress, workers
     )
     kept_samples = [samples[i] for i in kept]
     y = np.array([s.label for s in kept_samples], dtype=np.int64)
-    return VoiceArrays(x=x, y=y, samples=kept_samples, skipped=skipped)
+    waves = np.stack([stash[s.path] for s in kept_samples]) if context is not None else None
+    return VoiceArrays(x=x, y=y, samples=kept_samples, skipped=skipped, waves=waves)

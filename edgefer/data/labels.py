@@ -27,6 +27,8 @@ __all__ = [
     "RAVDESS_LABELS",
     "RAVDESS_TO_CLASS",
     "LabelMap",
+    "describe_entries",
+    "parse_extra_voices",
     "parse_label_map",
 ]
 
@@ -153,3 +155,22 @@ def parse_label_map(text: str, base: LabelMap) -> LabelMap:
         else:
             mapping[key] = name
     return LabelMap(mapping, class_names=base.class_names, emotions=base.emotions)
+
+
+def parse_extra_voices(text: str) -> LabelMap:
+    """The label map of extra RAVDESS training voices, from ``emotion=class`` entries such as
+    ``"calm=neutral,sad=negative"``; ``""`` or ``"none"`` maps nothing (no extra voices).
+
+    Unlike :func:`parse_label_map` nothing is kept by default: only the emotions named are added,
+    and ``emotion=-`` simply leaves that emotion out. Emotions must be RAVDESS's own names.
+    """
+    if text.strip().lower() == "none":
+        text = ""
+    empty = LabelMap({}, emotions=tuple(RAVDESS_EMOTIONS.values()))
+    return parse_label_map(text, empty)
+
+
+def describe_entries(label_map: LabelMap) -> str:
+    """``label_map`` as sorted ``emotion=class`` entries: one spelling for one mapping, so a run's
+    config compares equal however the user ordered or spaced the option."""
+    return ",".join(f"{e}={label_map.class_of(e)}" for e in sorted(label_map.mapping))

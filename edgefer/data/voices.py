@@ -51,6 +51,12 @@ def _stem(name: str | Path) -> str:
     return name.split(".", 1)[0] if "." in name else name
 
 
+def clip_id(name: str | Path) -> str:
+    """A clip's identity: its file name without extensions. RAVDESS and CREMA-D names are unique
+    per recording, so the same id in two folders (or containers) is the same clip."""
+    return _stem(name)
+
+
 def parse_ravdess_name(name: str | Path) -> dict[str, str]:
     """Fields of a RAVDESS file name, each as its two-digit code.
 
@@ -146,27 +152,37 @@ def _prefer_one_container(files: list[Path]) -> list[Path]:
 
 
 def _finish(
-    samples: list[Sample], n_clips: int, root: Path, what: str, label_map: LabelMap
+    samples: list[Sample],
+    n_clips: int,
+    root: Path,
+    what: str,
+    label_map: LabelMap,
+    all_classes: bool = True,
 ) -> list[Sample]:
     if n_clips == 0:
         raise EdgeferError(f"no {what} clips found in {root}")
     if not samples:
         raise EdgeferError(f"no {what} clip in {root} has an emotion the label map keeps")
-    require_all_classes(samples, label_map.class_names, root)
+    if all_classes:
+        require_all_classes(samples, label_map.class_names, root)
     return samples
 
 
-def index_ravdess(root: str | Path, label_map: LabelMap = RAVDESS_LABELS) -> list[Sample]:
+def index_ravdess(
+    root: str | Path, label_map: LabelMap = RAVDESS_LABELS, all_classes: bool = True
+) -> list[Sample]:
     """Index RAVDESS speech clips under ``root`` (``Actor_NN/`` folders, any depth).
 
     Only spoken audio is kept: video-only files and sung clips are left out, as are emotions the
-    label map drops (by default all but neutral, happy and angry).
+    label map drops (by default all but neutral, happy and angry). ``all_classes=False`` accepts
+    an index that leaves a class empty: extra training voices (calm, sad, ...) that only add to
+    the classes the main set already holds.
     """
     root = Path(root)
     files = list_audio(root, RAVDESS_SUFFIXES, "RAVDESS")
     samples, bad = _build(files, lambda p: _ravdess_sample(p, label_map))
     _warn_skipped(bad, "RAVDESS")
-    return _finish(samples, len(files) - len(bad), root, "RAVDESS", label_map)
+    return _finish(samples, len(files) - len(bad), root, "RAVDESS", label_map, all_classes)
 
 
 def index_cremad(root: str | Path, label_map: LabelMap = CREMAD_LABELS) -> list[Sample]:

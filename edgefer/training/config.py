@@ -2,6 +2,14 @@
 
 ``--resume`` compares the saved config with the new one, so a run is never silently continued with
 other data, another variant or another seed.
+
+The dataclass defaults are the behaviour before the issue-12 recipe (no class weights, selection by
+accuracy, no early stopping, no warm-up, light face and the paper's voice augmentation, load-time
+masks, no extra voices); :data:`RECIPE_12` holds the recipe, which the ``edgefer train`` options
+default to. So a ``config.json`` written before a setting existed reads back as what that run did
+(and ``--resume`` with the new defaults is refused rather than silently changing the recipe
+mid-run), and code that builds a config only to split the data (calibration, benchmarks) keeps the
+paper's splits.
 """
 
 from __future__ import annotations
@@ -9,11 +17,14 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgefer.errors import EdgeferError
 from edgefer.paths import data_root
 from edgefer.spec import FUSIONS, PRESET_NAMES
+
+if TYPE_CHECKING:
+    from edgefer.data.labels import LabelMap
 
 # Held out by default on the shared data: four RAVDESS actors (two male, two female) and both CREMA-D
 # actors, whose clips are also the audio of the audio-visual demo clips.
@@ -30,6 +41,29 @@ DEFAULT_VOICE_VAL_ACTORS = ("ravdess:15", "ravdess:16")
 # constant: the paper's fixed rate; cosine: decays to COSINE_FLOOR x the rate over the epochs.
 LR_SCHEDULES = ("constant", "cosine")
 COSINE_FLOOR = 0.05
+
+# balanced: loss weight N / (K * n_c) per class c (mean 1 over the training samples); none: 1.
+CLASS_WEIGHTS = ("balanced", "none")
+# Which validation figure picks model.keras and drives early stopping.
+SELECT_BY = ("macro_f1", "accuracy")
+FACE_AUGMENTS = ("light", "strong")
+VOICE_AUGMENTS = ("paper", "strong")
+
+# More training voices from RAVDESS's other emotions: calm is a low-arousal neutral; sad, fearful
+# and disgust are negative valence. Surprised is left out, as FER2013's surprise is.
+EXTRA_VOICES_DEFAULT = "calm=neutral,disgust=negative,fearful=negative,sad=negative"
+
+# The issue-12 recipe ("hold on people the model never saw"): the defaults of `edgefer train`.
+RECIPE_12: dict[str, Any] = {
+    "class_weights": "balanced",
+    "select_by": "macro_f1",
+    "patience": 5,
+    "warmup_epochs": 1.0,
+    "face_augment": "strong",
+    "voice_augment": "strong",
+    "fresh_masks": True,
+    "extra_voices": EXTRA_VOICES_DEFAULT,
+}
 
 # Fields that may change when a run is resumed (more epochs, another progress display).
 RESUMABLE_CHANGES = {"epochs", "output"}
@@ -61,6 +95,15 @@ class TrainConfig:
     voice_mismatch: float = 0.0
     lr_schedule: str = "constant"
     init_from: tuple[Path, ...] = ()
+    class_weights: str = "none"
+    select_by: str = "accuracy"
+    patience: int = 0
+    warmup_epochs: float = 0.0
+    face_augment: str = "light"
+    voice_augment: str = "paper"
+    fresh_masks: bool = False
+    extra_voices: str = ""
+    extra_voices_root: Path | None = None
 
     def __post_init__(self) -> None:
         if self.fusion not in FUSIONS:
@@ -88,6 +131,25 @@ class TrainConfig:
             )
         if self.limit_per_class is not None and self.limit_per_class < 2:
             raise EdgeferError("--limit-per-class must be at least 2")
+        self._check_recipe()
+        from edgefer.data.labels import describe_entries  # not at import: the CLI starts faster
+
+        # One spelling per mapping ("sad=negative, calm=neutral" == "calm=neutral,sad=negative").
+        object.__setattr__(self, "extra_voices", describe_entries(self.extra_voice_map()))
+
+    def _check_recipe(self) -> None:
+        for name, value, allowed in (
+            ("class weights", self.class_weights, CLASS_WEIGHTS),
+            ("selection metric", self.select_by, SELECT_BY),
+            ("face augmentation", self.face_augment, FACE_AUGMENTS),
+            ("voice augmentation", self.voice_augment, VOICE_AUGMENTS),
+        ):
+            if value not in allowed:
+                raise EdgeferError(f"unknown {name} {value!r}: choose one of {', '.join(allowed)}")
+        if self.patience < 0:
+            raise EdgeferError(f"--patience must be 0 (off) or more, got {self.patience}")
+        if self.warmup_epochs < 0:
+            raise EdgeferError(f"--warmup-epochs must be 0 (off) or more, got {self.warmup_epochs}")
 
     @property
     def uses_faces(self) -> bool:
@@ -106,11 +168,31 @@ class TrainConfig:
         root = data_root() / "voice"
         return (root / "ravdess", root / "cremad")
 
+    def extra_voice_map(self) -> LabelMap:
+        """The :class:`~edgefer.data.labels.LabelMap` of ``extra_voices`` (empty: none)."""
+        from edgefer.data.labels import parse_extra_voices
+
+        return parse_extra_voices(self.extra_voices)
+
+    @property
+    def uses_extra_voices(self) -> bool:
+        return self.uses_voices and bool(self.extra_voices)
+
+    def extra_voice_root(self) -> Path:
+        """The RAVDESS folder extra training voices come from (default: voice/ravdess_more)."""
+        if self.extra_voices_root is not None:
+            return self.extra_voices_root
+        return data_root() / "voice" / "ravdess_more"
+
     def check_paths(self) -> None:
         """Fail fast, before TensorFlow is imported, on a dataset folder that does not exist."""
         folders = [("face", self.face_root())] if self.uses_faces else []
         if self.uses_voices:
             folders += [("voice", root) for root in self.voice_roots()]
+        if self.uses_extra_voices:
+            folders.append(
+                ("extra voice (--extra-voices '' to train without)", self.extra_voice_root())
+            )
         for kind, folder in folders:
             if not folder.is_dir():
                 raise EdgeferError(f"{kind} dataset folder not found: {folder}")
@@ -134,7 +216,7 @@ class TrainConfig:
             if f.name not in data:
                 continue
             value = data[f.name]
-            if f.name in ("output", "faces") and value is not None:
+            if f.name in ("output", "faces", "extra_voices_root") and value is not None:
                 value = Path(value)
             elif f.name in ("voices", "init_from"):
                 value = tuple(Path(v) for v in value)

@@ -1,16 +1,20 @@
 """The training loop: seeded epochs, a Rich progress bar, a checkpoint after every epoch, resume.
 
 A run folder holds: ``config.json``, ``spec.json`` (the preprocessing spec), ``checkpoint.keras`` +
-``state.json`` (the last finished epoch, for ``--resume``), ``model.keras`` (best validation accuracy),
-``history.json``, ``metrics.json`` and ``confusion*.png``. Every file is written atomically, so a run
-killed mid-epoch resumes from the last finished one.
+``state.json`` (the last finished epoch, for ``--resume``), ``model.keras`` (the best epoch by the
+validation figure of ``--select-by``), ``history.json``, ``metrics.json`` and ``confusion*.png``.
+Every file is written atomically, so a run killed mid-epoch resumes from the last finished one. A
+run stopped early (``--patience``) records it in ``state.json`` and is finished: resuming it only
+writes the reports again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +25,21 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from edgefer import __version__
 from edgefer.errors import EdgeferError
 from edgefer.spec import PreprocessSpec, preset_spec
-from edgefer.training.batches import epoch_length, eval_set, train_batches
-from edgefer.training.config import COSINE_FLOOR, TrainConfig
+from edgefer.training.balance import class_weights_for, describe_weights
+from edgefer.training.batches import (
+    AugmentPlan,
+    EvalSet,
+    epoch_length,
+    eval_set,
+    prefetch,
+    train_batches,
+)
+from edgefer.training.config import TrainConfig
 from edgefer.training.evaluate import evaluate, write_reports
 from edgefer.training.init_from import copy_matching_weights
 from edgefer.training.prepare import TrainData, prepare_data
+from edgefer.training.schedule import learning_rate
+from edgefer.training.selection import best_epoch, improves, score_of, should_stop
 
 RUN_FILES = (
     "config.json",
@@ -59,18 +73,6 @@ def _seed_everything(seed: int) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def _learning_rate(config: TrainConfig, steps_per_epoch: int):
-    """A float for the paper's constant rate, or a cosine decay over all the configured epochs
-    (saved with the optimizer in the checkpoint, so a resumed run continues the same curve)."""
-    import keras
-
-    if config.lr_schedule == "constant":
-        return config.learning_rate
-    return keras.optimizers.schedules.CosineDecay(
-        config.learning_rate, decay_steps=config.epochs * steps_per_epoch, alpha=COSINE_FLOOR
-    )
-
-
 def _new_model(config: TrainConfig, spec: PreprocessSpec, steps_per_epoch: int, console: Console):
     import keras
 
@@ -83,7 +85,7 @@ def _new_model(config: TrainConfig, spec: PreprocessSpec, steps_per_epoch: int, 
         with_weights = sum(1 for layer in model.layers if layer.weights)
         console.print(f"initialised {len(copied)} of {with_weights} layers from --init-from")
     model.compile(
-        optimizer=keras.optimizers.Adam(_learning_rate(config, steps_per_epoch)),
+        optimizer=keras.optimizers.Adam(learning_rate(config, steps_per_epoch)),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
@@ -100,7 +102,8 @@ def _open_run(config: TrainConfig, resume: bool) -> tuple[PreprocessSpec, dict[s
         config.check_resumable_from(
             TrainConfig.from_dict(json.loads((run / "config.json").read_text()))
         )
-        return PreprocessSpec.load(run / "spec.json"), json.loads(state_path.read_text())
+        state = upgrade_state(json.loads(state_path.read_text()), config)
+        return PreprocessSpec.load(run / "spec.json"), state
     if run.exists() and any(run.iterdir()):
         raise EdgeferError(
             f"run folder {run} is not empty: pass --resume to continue it, or --output"
@@ -116,8 +119,29 @@ def _open_run(config: TrainConfig, resume: bool) -> tuple[PreprocessSpec, dict[s
 
 def train(config: TrainConfig, resume: bool = False, console: Console | None = None) -> Path:
     """Train one variant end to end and return the run folder."""
-    import keras
+    with _single_thread_blas():
+        return _train(config, resume, console)
 
+
+@contextlib.contextmanager
+def _single_thread_blas() -> Iterator[None]:
+    """Run NumPy's BLAS on one thread while training.
+
+    Why: every waveform-augmented clip goes through the log-mel's small (64 x 257) @ (257 x 201)
+    product; OpenBLAS splits it over threads that then wait on cores TensorFlow keeps busy, and on
+    the 2-core machine a log-mel took 6-19 ms instead of 2 ms. TensorFlow's own threads are not
+    OpenBLAS's and are unaffected; without threadpoolctl (a librosa dependency) nothing changes.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+def _train(config: TrainConfig, resume: bool, console: Console | None) -> Path:
     from edgefer.models.keras_engine import load_keras
 
     console = console or Console(stderr=True)
@@ -135,79 +159,225 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
         console.print(f"[yellow]skipped {data.skipped()} unreadable or unusable files[/yellow]")
     faces, voices = data.faces_train, data.voices_train
     val = eval_set(config.fusion, data.faces_val, data.voices_val, seed=config.seed)
+    weights = _class_weights(config, data, spec)
+    plan = augment_plan(config, spec)
+    console.print(_recipe_line(config, spec, data, weights), soft_wrap=True)
 
     n_per_epoch = epoch_length(config.fusion, faces, voices, config.voice_repeats)
+    model, state = _model_to_train(config, spec, state, n_per_epoch, console)
+    first = state["epoch"] + 1 if model is not None else config.epochs + 1
+    with _progress(console) as progress:
+        for epoch in range(first, config.epochs + 1):
+            task = progress.add_task(f"epoch {epoch}/{config.epochs}", total=n_per_epoch, status="")
+            record = _run_epoch(
+                model, epoch, config, spec, data, plan, weights, val, progress, task
+            )
+            best = record_epoch(state, record, config)
+            if best:
+                _atomic_save_model(model, config.output / "model.keras")
+            state["stopped_early"] = epoch < config.epochs and should_stop(
+                epoch, state["best_epoch"], config.patience
+            )
+            _atomic_save_model(model, config.output / "checkpoint.keras")
+            _atomic_write_text(config.output / "state.json", json.dumps(state, indent=2))
+            console.print(_epoch_line(record, config, best), soft_wrap=True)
+            if state["stopped_early"]:
+                console.print(
+                    f"stopping early: no better val {config.select_by} for {config.patience} "
+                    f"epochs; keeping epoch {state['best_epoch']}"
+                )
+                break
+    _atomic_write_text(config.output / "history.json", json.dumps(state["history"], indent=2))
+    best_model = load_keras(config.output / "model.keras")
+    _final_reports(config, spec, data, best_model, state, weights)
+    return config.output
+
+
+def reseed_dropout(model, seed: int, epoch: int) -> int:
+    """Set every dropout layer's random state from (seed, epoch, layer); returns how many.
+
+    Why: a Keras ``Dropout`` draws its masks from its own seed generator, created when the layer is
+    built (or loaded) and advanced by every training step; the global seed set each epoch does not
+    reach it. Without this a resumed run, whose layers were rebuilt from the checkpoint, drops other
+    units than the uninterrupted run would have, and the two drift apart from the first resumed
+    step on. Resetting the generators at each epoch start makes epoch N the same either way.
+    """
+    count = 0
+    for index, layer in enumerate(model._flatten_layers(include_self=False)):
+        generator = getattr(layer, "seed_generator", None)
+        if generator is None:
+            continue
+        value = int(np.random.default_rng([seed, epoch, index]).integers(2**31))
+        state = generator.state
+        state.assign(np.array([value, 0], dtype=np.dtype(state.dtype)))
+        count += 1
+    return count
+
+
+def _model_to_train(
+    config: TrainConfig,
+    spec: PreprocessSpec,
+    state: dict[str, Any] | None,
+    n_per_epoch: int,
+    console: Console,
+) -> tuple[Any, dict[str, Any]]:
+    """(model, state): a new model, the checkpoint to continue, or None when nothing is left to
+    train (the reports of the best epoch are written again)."""
+    import keras
+
     if state is None:
         steps_per_epoch = -(-n_per_epoch // config.batch_size)
-        model = _new_model(config, spec, steps_per_epoch, console)
-        state = {"epoch": 0, "best_val_accuracy": -1.0, "best_epoch": 0, "history": []}
-    elif state["epoch"] < config.epochs:
+        return _new_model(config, spec, steps_per_epoch, console), new_state(config)
+    if state["epoch"] < config.epochs and not state["stopped_early"]:
         if not (config.output / "checkpoint.keras").is_file():
             raise EdgeferError(
                 f"{config.output} has no checkpoint.keras to continue from: pass "
                 f"--epochs {state['epoch']} to write the reports of its best epoch"
             )
-        model = keras.models.load_model(config.output / "checkpoint.keras")
         console.print(f"resuming {config.output} after epoch {state['epoch']}")
-    else:
-        # Nothing left to train (a run stopped after its last epoch, or its checkpoint was not kept):
-        # only the reports of the best model are written.
-        model = None
-        console.print(f"{config.output}: all {state['epoch']} epochs done; writing the reports")
-
-    with _progress(console) as progress:
-        for epoch in range(state["epoch"] + 1, config.epochs + 1):
-            _seed_everything(config.seed * 1000 + epoch)
-            rng = np.random.default_rng([config.seed, epoch])
-            task = progress.add_task(f"epoch {epoch}/{config.epochs}", total=n_per_epoch, status="")
-            started = time.perf_counter()
-            batches = train_batches(
-                config.fusion,
-                faces,
-                voices,
-                config.batch_size,
-                rng,
-                config.augment,
-                config.voice_repeats,
-                config.voice_mismatch,
-            )
-            loss, accuracy = _train_epoch(model, batches, progress, task)
-            val_report = evaluate(model, val, spec.class_names)
-            record = {
-                "epoch": epoch,
-                "loss": loss,
-                "accuracy": accuracy,
-                "val_accuracy": val_report["accuracy"],
-                "val_macro_f1": val_report["macro_f1"],
-                "seconds": round(time.perf_counter() - started, 1),
-            }
-            progress.update(
-                task,
-                status=f"loss {record['loss']:.3f} acc {record['accuracy']:.3f} "
-                f"val {record['val_accuracy']:.3f}",
-            )
-            state["history"].append(record)
-            if record["val_accuracy"] > state["best_val_accuracy"]:
-                state["best_val_accuracy"], state["best_epoch"] = record["val_accuracy"], epoch
-                _atomic_save_model(model, config.output / "model.keras")
-            state["epoch"] = epoch
-            _atomic_save_model(model, config.output / "checkpoint.keras")
-            _atomic_write_text(config.output / "state.json", json.dumps(state, indent=2))
-    _atomic_write_text(config.output / "history.json", json.dumps(state["history"], indent=2))
-    best = load_keras(config.output / "model.keras")
-    _final_reports(config, spec, data, best, state)
-    return config.output
+        return keras.models.load_model(config.output / "checkpoint.keras"), state
+    # A run stopped after its last epoch or early, or whose checkpoint was not kept.
+    why = "stopped early" if state["stopped_early"] else f"all {state['epoch']} epochs done"
+    console.print(f"{config.output}: {why}; writing the reports")
+    return None, state
 
 
-def _train_epoch(model, batches, progress: Progress, task) -> tuple[float, float]:
+def _run_epoch(
+    model,
+    epoch: int,
+    config: TrainConfig,
+    spec: PreprocessSpec,
+    data: TrainData,
+    plan: AugmentPlan,
+    weights: np.ndarray | None,
+    val: EvalSet,
+    progress: Progress,
+    task,
+) -> dict[str, Any]:
+    """Train one seeded epoch and evaluate it on the validation set; returns its record."""
+    _seed_everything(config.seed * 1000 + epoch)
+    reseed_dropout(model, config.seed, epoch)
+    rng = np.random.default_rng([config.seed, epoch])
+    started = time.perf_counter()
+    batches = train_batches(
+        config.fusion,
+        data.faces_train,
+        data.voices_train,
+        config.batch_size,
+        rng,
+        config.augment,
+        config.voice_repeats,
+        config.voice_mismatch,
+        plan=plan,
+    )
+    loss, accuracy = _train_epoch(model, prefetch(batches), progress, task, weights)
+    val_report = evaluate(model, val, spec.class_names)
+    record = {
+        "epoch": epoch,
+        "loss": loss,
+        "accuracy": accuracy,
+        "val_accuracy": val_report["accuracy"],
+        "val_macro_f1": val_report["macro_f1"],
+        "learning_rate": _current_rate(model),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    progress.update(
+        task,
+        status=f"loss {loss:.3f} acc {accuracy:.3f} val {record['val_accuracy']:.3f} "
+        f"F1 {record['val_macro_f1']:.3f}",
+    )
+    return record
+
+
+def augment_plan(config: TrainConfig, spec: PreprocessSpec) -> AugmentPlan:
+    """The config's augmentation: ``--no-augment`` turns the face and voice levels off; fresh masks
+    are the masking of the data itself and stay on."""
+    fresh = config.mask_fraction if config.fresh_masks and config.uses_faces else 0.0
+    if not config.augment:
+        return AugmentPlan(face="none", voice="none", mask_fraction=fresh, spec=spec)
+    return AugmentPlan(config.face_augment, config.voice_augment, fresh, spec)
+
+
+def _class_weights(config: TrainConfig, data: TrainData, spec: PreprocessSpec) -> np.ndarray | None:
+    """Loss weights from the labels the loss sees: the voices' for the voice model, else the
+    faces' (a fusion sample carries its face's class)."""
+    arrays = data.voices_train if config.fusion == "voice" else data.faces_train
+    assert arrays is not None
+    return class_weights_for(config.class_weights, arrays.y, len(spec.class_names))
+
+
+def new_state(config: TrainConfig) -> dict[str, Any]:
+    """The ``state.json`` of a run before its first epoch."""
+    return {
+        "epoch": 0,
+        "select_by": config.select_by,
+        "best_epoch": 0,
+        "best_score": -1.0,
+        "best_val_accuracy": -1.0,
+        "best_val_macro_f1": -1.0,
+        "stopped_early": False,
+        "history": [],
+    }
+
+
+def upgrade_state(state: dict[str, Any], config: TrainConfig) -> dict[str, Any]:
+    """A ``state.json`` from before issue 12 (best epoch by accuracy, no early stopping) with the
+    fields this loop keeps, recomputed from its history."""
+    recompute = "best_score" not in state or state.get("select_by") != config.select_by
+    state = {**new_state(config), **state}
+    history = state["history"][: state["epoch"]]
+    if recompute:
+        state["best_epoch"], state["best_score"] = best_epoch(history, config.select_by)
+    if state["best_epoch"] > 0:
+        record = history[state["best_epoch"] - 1]
+        state["best_val_accuracy"] = record["val_accuracy"]
+        state["best_val_macro_f1"] = record.get("val_macro_f1", -1.0)
+    state["select_by"] = config.select_by
+    return state
+
+
+def record_epoch(state: dict[str, Any], record: dict[str, Any], config: TrainConfig) -> bool:
+    """Add ``record`` to the state; True when it is the new best epoch (its model is kept)."""
+    state["history"].append(record)
+    state["epoch"] = record["epoch"]
+    score = score_of(record, config.select_by)
+    if not improves(score, state["best_score"]):
+        return False
+    state["best_epoch"], state["best_score"] = record["epoch"], score
+    state["best_val_accuracy"] = record["val_accuracy"]
+    state["best_val_macro_f1"] = record["val_macro_f1"]
+    return True
+
+
+def _current_rate(model) -> float:
+    """The optimizer's learning rate at its current step (after a schedule's warm-up or decay)."""
+    return float(np.asarray(model.optimizer.learning_rate))
+
+
+def _epoch_line(record: dict[str, Any], config: TrainConfig, best: bool) -> str:
+    """One printed line per epoch, so a log file (where the progress bar is not drawn) shows it."""
+    mark = f" [green]best {config.select_by}[/green]" if best else ""
+    return (
+        f"epoch {record['epoch']}/{config.epochs}: loss {record['loss']:.4f} "
+        f"acc {record['accuracy']:.3f} val acc {record['val_accuracy']:.3f} "
+        f"val macro-F1 {record['val_macro_f1']:.3f} lr {record['learning_rate']:.2e} "
+        f"{record['seconds']:.0f} s{mark}"
+    )
+
+
+def _train_epoch(
+    model, batches, progress: Progress, task, class_weights: np.ndarray | None = None
+) -> tuple[float, float]:
     """One pass over ``batches``; returns the epoch's sample-weighted mean loss and accuracy.
 
     Keras 3's ``train_on_batch`` resets its metrics on every call, so the running means are kept
-    here rather than read from its logs.
+    here rather than read from its logs. With ``class_weights`` each sample's loss is weighted by
+    its class's weight (the reported loss is that weighted loss; the accuracy stays unweighted).
     """
     seen, loss_sum, hits = 0, 0.0, 0.0
     for inputs, y in batches:
-        logs = model.train_on_batch(inputs, y, return_dict=True)
+        weight = None if class_weights is None else class_weights[y].astype(np.float32)
+        logs = model.train_on_batch(inputs, y, sample_weight=weight, return_dict=True)
         seen += len(y)
         loss_sum += float(logs["loss"]) * len(y)
         hits += float(logs["accuracy"]) * len(y)
@@ -218,7 +388,12 @@ def _train_epoch(model, batches, progress: Progress, task) -> tuple[float, float
 
 
 def _final_reports(
-    config: TrainConfig, spec: PreprocessSpec, data: TrainData, model, state: dict[str, Any]
+    config: TrainConfig,
+    spec: PreprocessSpec,
+    data: TrainData,
+    model,
+    state: dict[str, Any],
+    weights: np.ndarray | None,
 ) -> None:
     """Evaluate the best model on the held-out test sets and write metrics + confusion matrices."""
     fusion, seed = config.fusion, config.seed
@@ -239,12 +414,68 @@ def _final_reports(
         "preset": config.preset,
         "edgefer_version": __version__,
         "best_epoch": state["best_epoch"],
+        "select_by": config.select_by,
+        "best_val_macro_f1": state["best_val_macro_f1"],
+        "best_val_accuracy": state["best_val_accuracy"],
         "epochs": state["epoch"],
+        "stopped_early": state["stopped_early"],
+        "recipe": _recipe(config, spec, data, weights),
         "parameters": int(model.count_params()),
         "spec_digest": spec.digest(),
         "skipped_files": data.skipped(),
     }
     write_reports(config.output, reports, spec.class_names, extra, f"{fusion} ({config.preset})")
+
+
+def _recipe_line(
+    config: TrainConfig, spec: PreprocessSpec, data: TrainData, weights: np.ndarray | None
+) -> str:
+    """The recipe in one printed line at the start of training (the log says what ran)."""
+    recipe = _recipe(config, spec, data, weights)
+    values = ", ".join(f"{k} {v:.2f}" for k, v in recipe["class_weight_values"].items())
+    parts = [
+        f"class weights {config.class_weights} ({values})",
+        f"select by val {config.select_by}"
+        + (f", patience {config.patience}" if config.patience else ", no early stopping"),
+        f"lr {config.learning_rate:g} {config.lr_schedule}, warm-up {config.warmup_epochs:g} epochs",
+        f"augment face {recipe['face_augment']}, voice {recipe['voice_augment']}"
+        + (", fresh masks" if recipe["fresh_masks"] else ""),
+    ]
+    if config.uses_voices:
+        extra = data.extra_voices
+        parts.append(
+            f"extra voices {extra['clips']} clips ({extra['mapping']}; {extra['skipped']} unusable)"
+            if extra["clips"]
+            else "no extra voices"
+        )
+    return "recipe: " + "; ".join(parts)
+
+
+def _recipe(
+    config: TrainConfig, spec: PreprocessSpec, data: TrainData, weights: np.ndarray | None
+) -> dict[str, Any]:
+    """What the run trained with, in words and numbers, for ``metrics.json``."""
+    recipe: dict[str, Any] = {
+        "class_weights": config.class_weights,
+        "class_weight_values": describe_weights(weights, spec.class_names),
+        "select_by": config.select_by,
+        "patience": config.patience,
+        "warmup_epochs": config.warmup_epochs,
+        "lr_schedule": config.lr_schedule,
+        "augment": config.augment,
+        "face_augment": config.face_augment if config.augment and config.uses_faces else "none",
+        "voice_augment": config.voice_augment if config.augment and config.uses_voices else "none",
+        "fresh_masks": config.fresh_masks and config.uses_faces and config.mask_fraction > 0,
+    }
+    for name in ("faces_train", "voices_train"):
+        arrays = getattr(data, name)
+        if arrays is not None:
+            labels = np.bincount(arrays.y, minlength=len(spec.class_names))
+            counts = dict(zip(spec.class_names, labels.tolist(), strict=True))
+            recipe[f"{name}_per_class"] = counts
+    if config.uses_voices:
+        recipe["extra_voices"] = data.extra_voices
+    return recipe
 
 
 def _progress(console: Console, transient: bool = False) -> Progress:

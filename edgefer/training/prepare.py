@@ -3,21 +3,27 @@ preprocessing.
 
 Splits: faces validation is carved from the training split (FER2013 ``val`` stays the test set and is
 never used for tuning); voices are split by actor, never by clip, into train / validation / test.
+Extra voices (``--extra-voices``, RAVDESS's other emotions) join the training split only, and only
+for actors already in it: validation and test stay the paper's three emotions of unseen actors.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 
 from edgefer.data.arrays import FaceArrays, VoiceArrays, load_face_array, load_voice_array
 from edgefer.data.faces import index_faces
-from edgefer.data.samples import Sample
+from edgefer.data.samples import Sample, class_counts, groups_of
 from edgefer.data.splits import split_by_actor, stratified_holdout
-from edgefer.data.voices import index_voices
+from edgefer.data.voice_augment import context_spec
+from edgefer.data.voices import clip_id, index_ravdess, index_voices
 from edgefer.errors import EdgeferError
 from edgefer.spec import PreprocessSpec
 from edgefer.training.config import TrainConfig
@@ -39,10 +45,12 @@ class TrainData:
     voices_train: VoiceArrays | None = None
     voices_val: VoiceArrays | None = None
     voices_test: VoiceArrays | None = None
+    extra_voices: dict[str, Any] = field(default_factory=dict)
 
     def skipped(self) -> int:
-        parts = [getattr(self, name) for name in self.__dataclass_fields__]
-        return sum(len(part.skipped) for part in parts if part is not None)
+        parts = [getattr(self, f.name) for f in fields(self)]
+        arrays = [part for part in parts if isinstance(part, FaceArrays | VoiceArrays)]
+        return sum(len(part.skipped) for part in arrays)
 
 
 def limit_per_class(samples: list[Sample], limit: int | None, seed: int) -> list[Sample]:
@@ -72,6 +80,8 @@ def split_faces(config: TrainConfig) -> dict[str, list[Sample]]:
 
 
 def split_voices(config: TrainConfig) -> dict[str, list[Sample]]:
+    """Voices by actor: ``train`` (with the extra voices), ``val``, ``test``, and ``extra`` (the
+    extra voices alone, already inside ``train``, for reports)."""
     samples: list[Sample] = []
     for root in config.voice_roots():
         samples.extend(index_voices(root))
@@ -87,10 +97,56 @@ def split_voices(config: TrainConfig) -> dict[str, list[Sample]]:
         if not part:
             raise EdgeferError(f"the voice {name} split is empty: check the actor lists")
     limit, seed = config.limit_per_class, config.seed
+    extra = limit_per_class(extra_training_voices(config, train, samples), limit, seed + 3)
     return {
-        "train": limit_per_class(train, limit, seed),
+        "train": limit_per_class(train, limit, seed) + extra,
         "val": limit_per_class(val, limit, seed + 1),
         "test": limit_per_class(test, limit, seed + 2),
+        "extra": extra,
+    }
+
+
+def extra_training_voices(
+    config: TrainConfig, train: list[Sample], everything: list[Sample]
+) -> list[Sample]:
+    """The ``--extra-voices`` clips of the training split's actors, with their mapped labels.
+
+    A clip of a validation or test actor, or of an actor the main voice set does not have, is left
+    out (the split is by actor: an extra clip goes where its actor went, and an actor never split
+    has no side); a clip already in the main set (the same RAVDESS name) is not added twice.
+    """
+    if not config.uses_extra_voices:
+        return []
+    root = config.extra_voice_root()
+    found = index_ravdess(root, config.extra_voice_map(), all_classes=False)
+    allowed = set(groups_of(train))
+    known = {clip_id(s.path) for s in everything}
+    kept = [s for s in found if s.group in allowed and clip_id(s.path) not in known]
+    if not kept:
+        warnings.warn(
+            f"no extra voice in {root} belongs to a training actor "
+            f"({', '.join(sorted(allowed))}): training without extra voices",
+            stacklevel=2,
+        )
+    return kept
+
+
+def describe_extra_voices(
+    config: TrainConfig, extra: list[Sample], skipped: int = 0
+) -> dict[str, Any]:
+    """What ``--extra-voices`` added to the training split (the clips trained on, and how many of
+    the indexed ones could not be used), for ``metrics.json``."""
+    if not config.uses_extra_voices:
+        return {"mapping": "", "clips": 0}
+    label_map = config.extra_voice_map()
+    return {
+        "mapping": config.extra_voices,
+        "root": str(config.extra_voice_root()),
+        "clips": len(extra),
+        "skipped": skipped,
+        "per_emotion": dict(sorted(Counter(s.emotion for s in extra).items())),
+        "per_class": class_counts(extra, label_map.class_names),
+        "actors": groups_of(extra),
     }
 
 
@@ -108,8 +164,17 @@ def prepare_data(
     if config.uses_faces:
         faces = split_faces(config)
         seed, mask = config.seed, config.mask_fraction
+        # Fresh masks: the training faces are loaded unmasked, with their source images, and masked
+        # anew in every batch (edgefer.data.augment.mask_batch).
+        fresh = config.fresh_masks and mask > 0.0
         data.faces_train = load_face_array(
-            faces["train"], spec, mask, seed, reporter("faces train"), LOAD_WORKERS
+            faces["train"],
+            spec,
+            0.0 if fresh else mask,
+            seed,
+            reporter("faces train"),
+            LOAD_WORKERS,
+            keep_sources=fresh,
         )
         data.faces_val = load_face_array(
             faces["val"], spec, mask, seed + 1, reporter("faces val"), LOAD_WORKERS
@@ -122,7 +187,14 @@ def prepare_data(
         )
     if config.uses_voices:
         voices = split_voices(config)
-        data.voices_train = load_voice_array(voices["train"], spec, reporter("voices train"))
+        waves = config.augment and config.voice_augment == "strong"
+        context = context_spec(spec.voice) if waves else None
+        data.voices_train = load_voice_array(
+            voices["train"], spec, reporter("voices train"), context=context
+        )
+        extra = set(voices["extra"])
+        loaded = [s for s in data.voices_train.samples if s in extra]
+        data.extra_voices = describe_extra_voices(config, loaded, len(extra) - len(loaded))
         data.voices_val = load_voice_array(voices["val"], spec, reporter("voices val"))
         data.voices_test = load_voice_array(voices["test"], spec, reporter("voices test"))
     return data
