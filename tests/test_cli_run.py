@@ -120,6 +120,9 @@ def test_ctrl_c_stops_cleanly_with_the_video_finalised(flv, tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        # A test run started in the background by a non-interactive shell inherits SIGINT ignored
+        # (POSIX), and Python then keeps it ignored: give the child the default, as a terminal does.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         first = process.stdout.readline()  # real time: the clip lasts 2.2 s from here
