@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import sys
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -31,6 +30,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
+from edgefer.engines.artifact import atomic_write_text
 from edgefer.evaluation.scenes import face_pixels, held_out_faces, iou, scene
 from edgefer.live.detect import make_detector
 from edgefer.metrics import classification_report
@@ -190,10 +190,7 @@ def main() -> None:
                 f"old rule {row['rules']['scale=1,shift_x=0,shift_y=0']['accuracy']:.3f}"
             )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=args.out.parent, delete=False, suffix=".tmp") as tmp:
-        tmp.write(json.dumps(result, indent=2) + "\n")
-    os.chmod(tmp.name, 0o644)  # tempfile makes 0600; results are for everyone to read
-    os.replace(tmp.name, args.out)
+    atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

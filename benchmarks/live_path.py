@@ -23,7 +23,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -33,6 +32,7 @@ import onnxruntime as ort
 
 from edgefer import CLASS_NAMES
 from edgefer.data.voices import index_ravdess
+from edgefer.engines.artifact import atomic_write_text
 from edgefer.evaluation.scene_video import SceneVideoPlan, make_scene_video
 from edgefer.evaluation.scenes import face_pixels, held_out_faces, iou
 from edgefer.paths import data_root
@@ -198,14 +198,6 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
-        tmp.write(text)
-    os.chmod(tmp.name, 0o644)  # tempfile makes 0600; results are for everyone to read
-    os.replace(tmp.name, path)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=300, help="held-out faces (half masked)")
@@ -225,8 +217,8 @@ def main() -> None:
     if args.real_video_only:
         result = json.loads(args.out.read_text())
         result["real_video"] = {d: real_video(d) for d in args.detectors.split(",")}
-        write_atomic(args.out, json.dumps(result, indent=2) + "\n")
-        write_atomic(args.out.with_suffix(".md"), markdown(result))
+        atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
+        atomic_write_text(args.out.with_suffix(".md"), markdown(result))
         print(markdown(result))
         return
     stem, truth, faces = make_video(args.n, args.videos, args.seed)
@@ -256,8 +248,8 @@ def main() -> None:
         "runs": runs,
         "real_video": {d: real_video(d) for d in args.detectors.split(",")},
     }
-    write_atomic(args.out, json.dumps(result, indent=2) + "\n")
-    write_atomic(args.out.with_suffix(".md"), markdown(result))
+    atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
+    atomic_write_text(args.out.with_suffix(".md"), markdown(result))
     print(markdown(result))
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ import cv2
 import numpy as np
 import soundfile as sf
 
+from edgefer.engines.artifact import atomic_path, atomic_write_text
 from edgefer.errors import EdgeferError
 from edgefer.evaluation.scenes import (
     BACKGROUNDS,
@@ -149,7 +149,7 @@ def make_scene_video(
         | {"size": list(plan.size), "sides": list(plan.sides), "lead_frames": plan.lead_frames},
         "frames": frames,
     }
-    _write_json(out_stem.with_suffix(".truth.json"), truth_doc)
+    atomic_write_text(out_stem.with_suffix(".truth.json"), json.dumps(truth_doc) + "\n")
     return truth_doc
 
 
@@ -177,12 +177,5 @@ def _segments(faces: Sequence[HeldOutFace], per: int) -> list[tuple[str, list[He
 
 
 def _write_wav(path: Path, audio: np.ndarray, rate: int) -> None:
-    tmp = path.with_name(f".{path.name}.partial.wav")
-    sf.write(str(tmp), audio.astype(np.float32), rate, subtype="PCM_16")
-    os.replace(tmp, path)
-
-
-def _write_json(path: Path, data: dict) -> None:
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
-        tmp.write(json.dumps(data) + "\n")
-    os.replace(tmp.name, path)
+    with atomic_path(path) as tmp:
+        sf.write(str(tmp), audio.astype(np.float32), rate, subtype="PCM_16")
