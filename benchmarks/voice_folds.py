@@ -27,6 +27,11 @@ def fold_actors(k: int, folds: int, n_actors: int = 20) -> tuple[list[str], list
     return [f"ravdess:{a:02d}" for a in test], [f"ravdess:{a:02d}" for a in val]
 
 
+def _finished(state: dict, epochs: int) -> bool:
+    """A fold is done when it ran its epochs or stopped early (no better validation for --patience)."""
+    return state["epoch"] >= epochs or bool(state.get("stopped_early"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=30)
@@ -40,9 +45,9 @@ def main() -> None:
         test, val = fold_actors(k, args.folds)
         run = args.runs / f"fold{k + 1}"
         state = run / "state.json"
-        done = (run / "metrics.json").is_file() and json.loads(state.read_text())[
-            "epoch"
-        ] >= args.epochs
+        done = (run / "metrics.json").is_file() and _finished(
+            json.loads(state.read_text()), args.epochs
+        )
         if not done:
             command = [
                 sys.executable,
@@ -73,13 +78,18 @@ def main() -> None:
                 "accuracy": test_report["accuracy"],
                 "macro_f1": test_report["macro_f1"],
                 "per_actor": test_report.get("per_group", {}),
+                "val_macro_f1": json.loads(state.read_text()).get("best_val_macro_f1"),
+                "epochs_run": json.loads(state.read_text())["epoch"],
             }
         )
     accuracies = [r["accuracy"] for r in results]
     summary = {
         "description": f"{args.folds} folds over RAVDESS actors 01-20 (4 test actors each, the next 2 "
-        f"for validation, the rest for training), {args.epochs} epochs each, edge "
-        "preset, seed 0.",
+        f"for validation, the rest for training), at most {args.epochs} epochs each, edge "
+        "preset, seed 0, `edgefer train`'s defaults (config of fold 1 under 'train_config').",
+        "train_config": json.loads((args.runs / "fold1" / "config.json").read_text())
+        if (args.runs / "fold1" / "config.json").is_file()
+        else None,
         "folds": results,
         "mean": statistics.fmean(accuracies),
         "std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,

@@ -423,7 +423,13 @@ def calibrate(
 @app.command("build-engine")
 def build_engine(
     model: Annotated[Path, typer.Argument(help="An exported .onnx model.")],
-    precision: Annotated[str, typer.Option(help="fp32 | fp16 | int8")] = "fp32",
+    precision: Annotated[
+        str,
+        typer.Option(
+            help="fp32 | fp16 | int8 | auto (build and time each here, keep the fastest that "
+            "passes --max-drop; the choice is stored in engines/ for run to reuse)"
+        ),
+    ] = "fp32",
     backend: Annotated[str, typer.Option(help="auto | onnxruntime | tensorrt")] = "auto",
     calib: Annotated[
         Path | None,
@@ -440,8 +446,12 @@ def build_engine(
         ),
     ] = None,
     max_drop: Annotated[
-        float, typer.Option(help="Fail when accuracy drops more than this many points vs FP32.")
-    ] = 1.0,
+        float | None,
+        typer.Option(
+            help="Fail when accuracy drops more than this many points vs FP32 (default 1); "
+            "with --precision auto, the most it may give up for speed (default 0)."
+        ),
+    ] = None,
     min_calib: Annotated[int, typer.Option(help="Fewest calibration samples accepted.")] = 300,
     heldout_per_class: Annotated[
         int | None, typer.Option(help="Held-out samples per class for the check (default: all).")
@@ -473,11 +483,24 @@ def build_engine(
     from edgefer.engines.build import BuildRejectedError, TrtOptions
     from edgefer.engines.build import build_engine as build
 
+    if precision == "auto":
+        if output is not None or calib is not None:
+            raise EdgeferError(
+                "--precision auto builds each precision into engines/ with its own calibration: "
+                "drop --output and --calib (or choose one precision)"
+            )
+        from edgefer.engines.auto_precision import AUTO_MAX_DROP
+
+        drop = AUTO_MAX_DROP if max_drop is None else max_drop
+        _build_auto(model, backend, drop, min_calib, heldout_per_class, force,
+                    TrtOptions(max_batch, workspace_mb, timing_cache, use_calibrator))  # fmt: skip
+        return
     try:
         with _progress() as progress:
             trt = TrtOptions(max_batch, workspace_mb, timing_cache, use_calibrator)
             result = build(
-                model, precision, backend, calib, output, max_drop, force=force,
+                model, precision, backend, calib, output, 1.0 if max_drop is None else max_drop,
+                force=force,
                 min_calib=min_calib, heldout_per_class=heldout_per_class, progress=progress,
                 trt=trt,
             )  # fmt: skip
@@ -485,6 +508,30 @@ def build_engine(
         _print_build(exc.result, rejected=True)
         raise
     _print_build(result)
+
+
+def _build_auto(
+    model: Path, backend: str, max_drop: float, min_calib: int, heldout_per_class: int | None,
+    force: bool, trt: Any,
+) -> None:  # fmt: skip
+    from edgefer.engines.auto_precision import choose_precision
+    from edgefer.engines.build import TrtOptions
+
+    options: dict[str, Any] = {"min_calib": min_calib, "heldout_per_class": heldout_per_class}
+    if trt != TrtOptions():
+        options["trt"] = trt
+    with _progress() as progress:
+        choice = choose_precision(
+            model, backend, max_drop=max_drop, force=force, progress=progress,
+            log=lambda m: err.print(m, soft_wrap=True), **options,
+        )  # fmt: skip
+    rows = [("chosen", f"{choice.precision}: {choice.path}"), ("why", choice.reason)]
+    for c in choice.candidates:
+        ms = f"{c.median_ms:.2f} ms" if c.median_ms is not None else "not timed"
+        drop = f"drop {c.drop_points:+.2f}" if c.drop_points is not None else "drop ?"
+        rows.append((c.precision, f"{ms}, {drop}" + (f", {c.note}" if c.note else "")))
+    rows.append(("record", f"{choice.record} ({'reused' if choice.cached else 'measured now'})"))
+    _table(f"edgefer build-engine --precision auto ({choice.backend}, {choice.calls} calls)", rows)
 
 
 def _print_build(result: Any, rejected: bool = False) -> None:
@@ -555,8 +602,19 @@ def run(
         ),
     ] = None,
     precision: Annotated[
-        str, typer.Option(help="int8 | fp16 | fp32: precision of the default engine.")
-    ] = "int8",
+        str,
+        typer.Option(
+            help="auto | int8 | fp16 | fp32: precision of the default engine; auto times each "
+            "on this machine once and keeps the fastest that passes the accuracy check."
+        ),
+    ] = "auto",
+    max_drop: Annotated[
+        float | None,
+        typer.Option(
+            help="Accuracy points the default engine may lose against FP32 on the check set "
+            "(default: 0 for auto, 1 for int8/fp16)."
+        ),
+    ] = None,
     realtime: Annotated[
         bool,
         typer.Option(
@@ -669,7 +727,7 @@ def run(
 
     config = RunConfig(
         camera=camera, mic=mic, engine=engine, face_engine=face_engine, voice_engine=voice_engine,
-        precision=precision, realtime=realtime, infer_hz=rate, smoothing=smoothing,
+        precision=precision, max_drop=max_drop, realtime=realtime, infer_hz=rate, smoothing=smoothing,
         all_faces=all_faces, detector=detector, detect_threshold=detect_threshold,
         box_hold=box_hold, synthetic_mask=synthetic_mask,
         save=save, show=show, max_frames=max_frames,

@@ -107,6 +107,11 @@ def print_table(result: dict[str, Any], console: Any) -> None:
             f"{escape(_target_value(target))}{escape(missed)}",
             highlight=False,
         )
+    for auto in result.get("auto", []):
+        console.print(
+            f"[cyan]auto[/cyan] ({auto['backend']}): {auto['precision']}: {escape(auto['reason'])}",
+            highlight=False,
+        )
     peak = result["peak"]
     console.print(
         f"CPU peak (measured): {peak['gflops']:.1f} GFLOP/s, median {peak['gflops_median']:.1f} "
@@ -195,6 +200,11 @@ def markdown(result: dict[str, Any], figures: dict[str, str] | None = None) -> s
     ]
     lines += _md_table(["target", "measured", "status", "missed by"], rows)
     lines.append("")
+    for auto in result.get("auto", []):
+        lines.append(
+            f"- **--precision auto** ({auto['backend']}, floor {auto['max_drop']:g} points): "
+            f"picks {auto['precision']}: {auto['reason']}."
+        )
     for target in result["targets"]:
         lines.append(f"- **{target['name']}**: {target['detail']}.")
         if target["why"]:

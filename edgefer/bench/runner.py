@@ -232,8 +232,10 @@ def run_bench(options: BenchOptions, progress: Progress | None = None) -> dict[s
         phases_s={**phases, **result.get("phases_s", {})},
     )
     from edgefer.bench.targets import evaluate_targets
+    from edgefer.engines.auto_precision import auto_from_bench
 
     result["targets"] = evaluate_targets(result)
+    result["auto"] = auto_from_bench(result["engines"])  # what --precision auto picks, and why
     return result
 
 

@@ -152,13 +152,15 @@ def run_demo(
     accuracy and the stage timings, and write all annotated frames to ``output`` (None: no video).
 
     config : engine, smoothing, rate and detector choices (camera, mic, realtime, save are the
-        demo's own). The default engine (INT8 middle) is resolved once for all clips.
+        demo's own). The default engine (middle, ``--precision``) is resolved once for all clips.
     """
     base = config or RunConfig()
     paths = [Path(c) for c in clips] if clips is not None else demo_clips()
     result = DemoResult()
     if base.engine is None:
-        engine, note = default_engine(base.precision, base.engines_dir, log)
+        engine, note = default_engine(
+            base.precision, base.engines_dir, log, base.threads, base.max_drop
+        )
         base = dataclasses.replace(base, engine=engine)
         if note:
             result.events.append(note)

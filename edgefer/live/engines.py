@@ -17,16 +17,22 @@ from edgefer.spec import PreprocessSpec
 if TYPE_CHECKING:
     from edgefer.live.loop import RunConfig
 
-PRECISIONS: tuple[str, ...] = ("int8", "fp16", "fp32")
+PRECISIONS: tuple[str, ...] = ("auto", "int8", "fp16", "fp32")
 NONE_WORDS = ("none", "off", "")
 
 
 def default_engine(
-    precision: str = "int8",
+    precision: str = "auto",
     engines_dir: str | Path = "engines",
     log: Callable[[str], None] | None = None,
+    threads: int | None = None,
+    max_drop: float | None = None,
 ) -> tuple[Path, str | None]:
     """The shipped middle-fusion model at ``precision``, for ONNX Runtime: (engine path, fall-back note).
+
+    ``auto`` is the fastest precision on this machine that passes the accuracy check
+    (:mod:`edgefer.engines.auto_precision`, measured once with ``threads`` and reused); the log says
+    which one and why.
 
     FP32 is the shipped ONNX itself. INT8 (calibrated on the set shipped for the model's
     preprocessing, which ``build_engine`` picks) and FP16 are built once
@@ -42,6 +48,19 @@ def default_engine(
     source = shipped_path("middle", ".onnx")
     if precision == "fp32":
         return source, None
+    if precision == "auto":
+        from edgefer.engines.auto_precision import AUTO_MAX_DROP, choose_precision, describe
+
+        floor = AUTO_MAX_DROP if max_drop is None else max_drop
+        try:
+            choice = choose_precision(
+                source, "onnxruntime", engines_dir, floor, threads=threads, log=log
+            )
+        except EdgeferError as exc:
+            return source, f"precision auto failed ({exc}); running the shipped FP32 ONNX"
+        if log is not None:
+            log(describe(choice))
+        return choice.path, None
     from edgefer.engines.build import build_engine
 
     if log is not None and not any(
@@ -53,7 +72,10 @@ def default_engine(
         )
 
     try:
-        built = build_engine(source, precision, "onnxruntime", engines_dir=engines_dir)
+        built = build_engine(
+            source, precision, "onnxruntime", max_drop=1.0 if max_drop is None else max_drop,
+            engines_dir=engines_dir,
+        )  # fmt: skip
     except EdgeferError as exc:  # rejected, no held-out data here, unwritable cache, ...
         return source, f"no {precision.upper()} engine ({exc}); running the shipped FP32 ONNX"
     return built.path, None
@@ -86,7 +108,9 @@ def open_engines(
     paths: dict[str, Path] = {}
     fused = _given(config.engine)
     if fused is None:
-        fused, note = default_engine(config.precision, config.engines_dir, log)
+        fused, note = default_engine(
+            config.precision, config.engines_dir, log, config.threads, config.max_drop
+        )
         notes += [note] if note else []
     if fused:
         paths["fused"] = fused

@@ -65,8 +65,11 @@ class RunConfig:
         there is none), ``none``/None (no audio), ``video`` (the file's track), a microphone index or
         name, or an audio file.
     engine : the fused engine file (.onnx or TensorRT plan); None = the shipped middle model at
-        ``precision`` (INT8/FP16 built once with ONNX Runtime and cached in ``engines_dir``);
+        ``precision`` (``auto``: the fastest that passes the accuracy check, measured once; INT8/FP16
+        built once with ONNX Runtime and cached in ``engines_dir``);
         ``"none"`` = no fused engine.
+    max_drop : accuracy points the default engine may lose against FP32 on the check set (None:
+        0 for ``auto``, 1 for a fixed INT8/FP16).
     face_engine, voice_engine : unimodal fall-backs; None = the shipped face/voice ONNX, ``"none"`` = off.
     realtime : files play at their own speed (frames dropped when the loop is slower, audio from a
         clock); False = every frame, audio advanced to each frame's media time (offline, repeatable).
@@ -105,7 +108,8 @@ class RunConfig:
     engine: Path | str | None = None
     face_engine: Path | str | None = None
     voice_engine: Path | str | None = None
-    precision: str = "int8"
+    precision: str = "auto"
+    max_drop: float | None = None
     realtime: bool = True
     infer_hz: float | None = None
     smoothing: str = DEFAULT_SMOOTHING
