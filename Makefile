@@ -3,9 +3,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+SERVE_VENV  ?= .venv-serve
+SERVE_STAMP := $(SERVE_VENV)/.installed
 RUNS   ?= runs
 
-.PHONY: setup demo test lint format clean train-all test-py310
+.PHONY: setup serve-venv demo test lint format clean train-all test-py310
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,10 +17,19 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## create .venv with the runtime, training and test dependencies
 
+# edgefer serve: PyTriton pins numpy<2, so it gets a venv of its own (runtime only, no TensorFlow).
+$(SERVE_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(SERVE_VENV)
+	$(SERVE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SERVE_VENV)/bin/python -m pip install --quiet -e ".[cpu,serve]"
+	touch $(SERVE_STAMP)
+
+serve-venv: $(SERVE_STAMP) ## create .venv-serve for `edgefer serve` (Triton via PyTriton)
+
 demo: $(STAMP) ## the live loop offline on the packaged CREMA-D clips (INT8 engine built once; no camera/mic)
 	$(BIN)/edgefer run --demo --save $(RUNS)/demo/demo.mp4
 
-test: $(STAMP) ## the test suite (real data from ../shared/data or $$EDGEFER_DATA), then ruff
+test: $(STAMP) $(SERVE_STAMP) ## the test suite (real data from ../shared/data or $$EDGEFER_DATA; a real Triton server from .venv-serve), then ruff
 	$(BIN)/python -m pytest -q
 	$(BIN)/ruff check edgefer tests
 
@@ -37,4 +48,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix edgefer tests
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SERVE_VENV) .pytest_cache .ruff_cache

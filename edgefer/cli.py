@@ -911,6 +911,16 @@ def doctor() -> None:
     Console().print(table)
 
 
+def _register_serve() -> None:
+    """``edgefer serve`` lives in :mod:`edgefer.serving.cli` (it needs PyTriton only when run)."""
+    from edgefer.serving.cli import serve_command
+
+    app.command("serve")(serve_command)
+
+
+_register_serve()
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Warnings (a skipped corrupt file, a small calibration set) as one yellow line each."""
     from rich.markup import escape

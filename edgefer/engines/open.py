@@ -73,7 +73,14 @@ def runtime_version(backend: str) -> str:
 
 def open_engine(path: str | Path, rebuild_on_mismatch: bool = False, **options: Any) -> Engine:
     """Open an engine file with the backend its suffix names; ``options`` go to the backend
-    (``providers``, ``intra_op_threads`` for ONNX Runtime)."""
+    (``providers``, ``intra_op_threads`` for ONNX Runtime). A ``grpc://`` or ``http://`` URL
+    opens a model on a Triton server (:mod:`edgefer.engines.triton`); file options do not apply."""
+    from edgefer.engines.triton import is_remote
+
+    if is_remote(path):
+        from edgefer.engines.triton import TritonEngine
+
+        return TritonEngine(str(path))
     path = Path(path)
     if path.suffix == ".rejected":
         raise EdgeferError(

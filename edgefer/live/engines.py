@@ -81,21 +81,25 @@ def default_engine(
     return built.path, None
 
 
-def _open_one(path: Path, threads: int | None) -> Any:
+def _open_one(path: Path | str, threads: int | None) -> Any:
     from edgefer.engines.open import open_engine
 
+    if isinstance(path, str):  # a grpc:// or http:// model on a Triton server
+        return open_engine(path)
     if path.suffix == ".onnx":
         return open_engine(path, intra_op_threads=threads)
     return open_engine(path, rebuild_on_mismatch=True)
 
 
-def _given(value: Path | str | None) -> Path | None | bool:
-    """A path, None (use the default), or False (``"none"``: no such engine)."""
+def _given(value: Path | str | None) -> Path | str | None | bool:
+    """A path, a remote model URL (kept as text), None (use the default), or False (``"none"``)."""
+    from edgefer.engines.triton import is_remote
+
     if value is None:
         return None
     if str(value).strip().lower() in NONE_WORDS:
         return False
-    return Path(value)
+    return str(value) if is_remote(value) else Path(value)
 
 
 def open_engines(
@@ -105,7 +109,7 @@ def open_engines(
     from edgefer.shipped import shipped_path
 
     notes: list[str] = []
-    paths: dict[str, Path] = {}
+    paths: dict[str, Path | str] = {}
     fused = _given(config.engine)
     if fused is None:
         fused, note = default_engine(
