@@ -790,13 +790,16 @@ def run(
 def bench(
     model: Annotated[
         str,
-        typer.Argument(help="An exported .onnx model, a run folder, or a shipped variant name."),
+        typer.Argument(
+            help="An exported .onnx model, a run folder, a shipped variant name, or a served "
+            "model (grpc://HOST:PORT/NAME, http://...: benched beside its local FP32 ONNX)."
+        ),
     ],
     engines: Annotated[
         str,
         typer.Option(
             help="auto (every engine this machine runs; with --pipeline: the model as given) or a "
-            "list: keras, ort-fp32, ort-fp16, ort-int8, trt-fp16, trt-int8."
+            "list: keras, ort-fp32, ort-fp16, ort-int8, trt-fp16, trt-int8, grpc://HOST:PORT/NAME."
         ),
     ] = "auto",
     batch: Annotated[

@@ -40,11 +40,46 @@ class EngineChoice:
     backend: str
     precision: str
     mode: str | None = None
+    url: str | None = None  # a model on a Triton server (backend "triton", mode its protocol)
 
     @property
     def name(self) -> str:
         parts = [self.backend, self.precision] + ([self.mode] if self.mode else [])
         return "-".join(parts)
+
+
+def remote_choice(url: str) -> EngineChoice:
+    """The row of a served model; opening it once checks the server and learns its precision."""
+    from edgefer.engines.triton import TritonEngine
+
+    with TritonEngine(url) as engine:
+        return EngineChoice("triton", engine.precision, engine.url.scheme, url)
+
+
+def remote_reference(url: str) -> Path:
+    """The local FP32 ONNX a served model is compared with: the file the server says it serves
+    (same machine), else the shipped model with the same preprocessing and class names."""
+    from edgefer.engines.triton import TritonEngine
+    from edgefer.shipped import shipped_path
+    from edgefer.spec import FUSIONS
+
+    with TritonEngine(url) as engine:
+        meta = engine.metadata
+    served = Path(str(meta.get("served_from", "")))
+    if served.suffix == ".onnx" and served.is_file() and meta.get("precision") == "fp32":
+        return served
+    fusion = meta.get("fusion")
+    if fusion in FUSIONS:
+        from edgefer.engines.onnxruntime import OrtEngine
+
+        candidate = shipped_path(str(fusion), ".onnx")
+        with OrtEngine(candidate) as shipped:
+            same = shipped.metadata.get("spec_digest") == meta.get("spec_digest")
+        if same:
+            return candidate
+    raise EdgeferError(
+        f"no local FP32 ONNX to compare {url} with: bench MODEL.onnx --engines ort-fp32,{url}"
+    )
 
 
 @dataclass
@@ -61,6 +96,10 @@ class Source:
 
 def resolve_model(arg: str | Path) -> Path:
     """The ``.onnx`` file meant by a path, a run folder or a shipped variant's name."""
+    from edgefer.engines.triton import is_remote
+
+    if is_remote(str(arg)):
+        return remote_reference(str(arg))
     path = Path(arg)
     if path.is_dir():
         onnx = path / "model.onnx"
@@ -137,8 +176,14 @@ def parse_engines(text: str, source: Source) -> tuple[list[EngineChoice], list[s
         else:
             notes.append(f"TensorRT skipped: {trt_problem}")
         return choices, notes
+    from edgefer.engines.triton import is_remote
+
     choices = []
-    for token in (t.strip().lower() for t in text.split(",")):
+    for token in (t.strip() for t in text.split(",")):
+        if is_remote(token):
+            choices.append(remote_choice(token))
+            continue
+        token = token.lower()
         if not token:
             continue
         for choice in _parse_token(token, source):
@@ -213,7 +258,7 @@ class Built:
     """One engine file ready to open, and what the builder said about it."""
 
     choice: EngineChoice
-    path: Path
+    path: Path | str  # a str for a remote model's URL
     cached: bool
     seconds: float
     calibration: str | None
@@ -232,7 +277,7 @@ def build_all(
     from edgefer.engines.build import build_engine
 
     built: list[Built] = []
-    todo = [c for c in choices if c.backend != "keras"]
+    todo = [c for c in choices if c.backend not in ("keras", "triton")]
     for done, choice in enumerate(todo):
         if progress is not None:
             progress("building engines", done, len(todo))
@@ -253,5 +298,7 @@ def build_all(
         if choice.backend == "keras":
             assert source.keras is not None
             built.append(Built(choice, source.keras, True, 0.0, None))
+        elif choice.url is not None:  # served as it is: nothing to build here
+            built.append(Built(choice, choice.url, True, 0.0, None))
     order = {c: i for i, c in enumerate(choices)}
     return sorted(built, key=lambda b: order[b.choice])

@@ -92,7 +92,7 @@ def _open(built: Built, threads: int | None, keras_model: Any) -> tuple[Engine, 
         from edgefer.engines.onnxruntime import OrtEngine
 
         engine = OrtEngine(built.path, intra_op_threads=threads)
-    else:
+    else:  # TensorRT plans, and served models by URL
         from edgefer.engines.open import open_engine
 
         engine = open_engine(built.path)
@@ -139,9 +139,14 @@ def run_bench(options: BenchOptions, progress: Progress | None = None) -> dict[s
     def lap(phase: str) -> None:
         phases[phase] = time.perf_counter() - started - sum(phases.values())
 
+    from edgefer.engines.triton import is_remote
+
     options.check()
     source = load_source(options.model)
-    choices, notes = parse_engines(options.engines, source)
+    engines_text = options.engines
+    if is_remote(str(options.model)) and engines_text.strip() == "auto":
+        engines_text = f"ort-fp32,{options.model}"  # the served model beside its local FP32 export
+    choices, notes = parse_engines(engines_text, source)
     for folder in (Path(options.engines_dir), *options.outputs):
         ensure_writable(folder)
     system = system_info()
@@ -160,7 +165,7 @@ def run_bench(options: BenchOptions, progress: Progress | None = None) -> dict[s
 
     fresh: dict[EngineChoice, dict[str, Any]] = {}
     if options.fresh_process:  # one child per file: both Keras rows share theirs
-        by_path = {item.path: item for item in built}
+        by_path = {item.path: item for item in built if item.choice.backend != "triton"}
         for i, item in enumerate(by_path.values()):
             if progress is not None:
                 progress("load time + peak RSS (fresh processes)", i, len(by_path))
@@ -409,14 +414,14 @@ def _row(
     thr = {b: timings[f"{name}@{b}"].summary() for b in batches}
     big_summary = thr.get(big, {})
     throughput = big_summary.get("samples_per_s")
-    size = item.path.stat().st_size
+    size = None if item.choice.backend == "triton" else Path(item.path).stat().st_size
     return {
         "name": name,
         "backend": item.choice.backend,
         "precision": item.choice.precision,
         "mode": item.choice.mode,
-        "file": _short(item.path),
-        "size_mb": size / 1e6,
+        "file": item.path if isinstance(item.path, str) else _short(item.path),
+        "size_mb": None if size is None else size / 1e6,
         "size_bytes": size,
         "cached": item.cached,
         "build_s": item.seconds,

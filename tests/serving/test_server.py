@@ -240,3 +240,17 @@ def test_model_urls_parse_or_say_what_is_wrong():
     for bad in ("grpc://host", "ftp://host/m", "grpc://host:port/m"):
         with pytest.raises(EdgeferError):
             ModelUrl.parse(bad)
+
+
+def test_bench_of_a_served_model_sits_beside_its_local_export(server, tmp_path):
+    result = run_cli(
+        "bench", server.grpc_url("middle"), "--no-fresh-process", "--iterations", "30",
+        "--rounds", "3", "--per-class", "20", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = {r["name"]: r for r in json.loads((tmp_path / "bench.json").read_text())["engines"]}
+    assert set(rows) == {"onnxruntime-fp32", "triton-fp32-grpc"}
+    remote, local_row = rows["triton-fp32-grpc"], rows["onnxruntime-fp32"]
+    assert remote["file"] == server.grpc_url("middle") and remote["size_mb"] is None
+    assert remote["agreement"] == 1.0 and remote["max_abs_diff"] <= 1e-5
+    assert remote["accuracy"] == local_row["accuracy"] and remote["latency_n"] > 0
