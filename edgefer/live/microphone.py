@@ -1,4 +1,4 @@
-"""Microphone input through sounddevice (PortAudio), and a WAV replay stream of the same shape.
+"""Microphone input through sounddevice (PortAudio).
 
 PortAudio calls our callback from its own thread with each block of samples; the callback only
 resamples them to the spec's rate and copies them into the ring, so it never blocks the audio driver.
@@ -9,19 +9,17 @@ boundaries add no clicks and the ring holds what resampling the whole recording 
 
 A stream that stops on its own (device unplugged), raises in the callback, or goes quiet for
 ``stall_s`` marks the source failed: the loop then falls back to the face alone and says so.
-:class:`WavStream` replays a real WAV through exactly the subset of ``sounddevice.InputStream`` used
-here, so that code path is tested without a microphone.
+The tests replay a real WAV through exactly the subset of ``sounddevice.InputStream`` used here
+(``tests/live/wav_stream.py``), so this code path runs without a microphone.
 """
 
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import ModuleType
 from typing import Any, Protocol
 
 import numpy as np
@@ -29,7 +27,6 @@ import soxr
 
 from edgefer.errors import EdgeferError
 from edgefer.live.audio import AudioRing
-from edgefer.media import read_audio
 
 Callback = Callable[[np.ndarray, int, Any, Any], None]
 INSTALL_HINT = (
@@ -292,7 +289,7 @@ class MicrophoneSource:
     it, else at its native rate (:func:`choose_input_settings`); blocks are then resampled to
     ``sample_rate`` in the callback. ``device_rate`` is the rate opened, ``name`` says both.
 
-    stream_factory : builds the stream instead (:class:`WavStream` in tests); it is asked for
+    stream_factory : builds the stream instead (a WAV replay in the tests); it is asked for
         ``sample_rate`` and may record at another, told by the stream's ``samplerate`` attribute.
     block : frames per callback at ``sample_rate``; scaled to the device rate, so a 48 kHz device
         is called back as often as a 16 kHz one.
@@ -409,89 +406,3 @@ class MicrophoneSource:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-class WavStream:
-    """Replays a real audio file through the ``sounddevice.InputStream`` interface, from a thread.
-
-    realtime : one block per block-duration, as a device would; otherwise as fast as possible.
-    fail_after_s : stop delivering after this much audio, as an unplugged device does (the stream
-        turns inactive and calls ``finished_callback``). At the end of the file the same happens,
-        unless ``loop``.
-    """
-
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        samplerate: int,
-        blocksize: int,
-        callback: Callback,
-        finished_callback: Callable[[], None] | None = None,
-        channels: int = 1,
-        dtype: str = "float32",
-        device: int | str | None = None,
-        realtime: bool = True,
-        fail_after_s: float | None = None,
-        loop: bool = False,
-    ) -> None:
-        if dtype != "float32":
-            raise EdgeferError(f"WavStream only replays float32, not {dtype}")
-        self.samples = read_audio(path, samplerate)
-        self.samplerate, self.blocksize, self.channels = samplerate, blocksize or 512, channels
-        self.realtime, self.fail_after_s, self.loop = realtime, fail_after_s, loop
-        self._callback, self._finished_cb = callback, finished_callback
-        self._active = False
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    @classmethod
-    def factory(cls, path: str | Path, **options: Any) -> StreamFactory:
-        """A ``stream_factory`` for :class:`MicrophoneSource` replaying ``path``."""
-        return lambda **kwargs: cls(path, **kwargs, **options)
-
-    @property
-    def active(self) -> bool:
-        return self._active
-
-    def start(self) -> None:
-        self._active = True
-        self._thread = threading.Thread(target=self._run, name="audio:wavstream", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5.0)
-        self._active = False
-
-    def close(self) -> None:
-        self.stop()
-
-    def _run(self) -> None:
-        sent, t0, size = 0, time.monotonic(), self.samples.size
-        limit = None if self.fail_after_s is None else int(self.fail_after_s * self.samplerate)
-        while not self._stop.is_set() and (self.loop or sent < size):
-            if limit is not None and sent >= limit:
-                break
-            n = self.blocksize if self.loop else min(self.blocksize, size - sent)
-            index = np.arange(sent, sent + n) % size
-            block = np.repeat(self.samples[index, None], self.channels, axis=1)
-            due = t0 + (sent + n) / self.samplerate
-            if self.realtime and self._stop.wait(max(0.0, due - time.monotonic())):
-                break
-            info = SimpleNamespace(
-                inputBufferAdcTime=sent / self.samplerate, currentTime=time.monotonic()
-            )
-            self._callback(block, n, info, _NoStatus())
-            sent += n
-        self._active = False
-        if self._finished_cb is not None:
-            self._finished_cb()
-
-
-class _NoStatus:
-    """sounddevice's ``CallbackFlags`` with no flag set (falsy)."""
-
-    def __bool__(self) -> bool:
-        return False

@@ -21,7 +21,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from edgefer.live.microphone import WavStream
+from tests.live.wav_stream import WavStream
 
 DTYPES = ("float32", "int32", "int16", "int8", "uint8")
 

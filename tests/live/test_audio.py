@@ -12,8 +12,9 @@ import pytest
 
 from edgefer.errors import EdgeferError
 from edgefer.live.audio import AudioRing, FileAudioSource, open_audio_source
-from edgefer.live.microphone import MicrophoneSource, WavStream
+from edgefer.live.microphone import MicrophoneSource
 from edgefer.media import read_audio
+from tests.live.wav_stream import WavStream
 
 WINDOW = 32000  # the 2 s model window at 16 kHz
 HAS_SOUNDDEVICE = importlib.util.find_spec("sounddevice") is not None

@@ -20,10 +20,11 @@ from edgefer.live.demo import DEMO_DIR, clip_prediction, demo_clips, run_demo, t
 from edgefer.live.detect import make_detector
 from edgefer.live.face_finder import FaceFinder
 from edgefer.live.loop import RunConfig, run_live
-from edgefer.live.microphone import MicrophoneSource, WavStream
+from edgefer.live.microphone import MicrophoneSource
 from edgefer.live.synthetic_mask import SyntheticMasker
 from edgefer.media import read_audio, read_video_frames
 from edgefer.shipped import shipped_path, shipped_spec
+from tests.live.wav_stream import WavStream
 
 FLV_FRAMES = 67
 RECORD_KEYS = {"t", "label", "probs", "box", "modalities", "engine", "ms", "frame"}
