@@ -28,7 +28,6 @@ METADATA_KEY = "edgefer"
 METADATA_FORMAT = 1
 INPUT_NAMES: tuple[str, ...] = ("face", "voice")
 OUTPUT_NAME = "probs"
-PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8")
 _REQUIRED = ("format", "class_names", "preprocess", "inputs", "precision")
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from edgefer.engines.base import TensorSpec
+from edgefer.engines.kinds import PRECISIONS
 from edgefer.errors import EdgeferError
 
 Progress = Callable[[str, int, int], None]
@@ -169,7 +170,7 @@ def parse_engines(text: str, source: Source) -> tuple[list[EngineChoice], list[s
             notes.append(f"Keras reference skipped: {source.keras_note}")
         if ort_missing:
             raise EdgeferError("ONNX Runtime is not installed: pip install 'edgefer[cpu]'")
-        choices += [EngineChoice("onnxruntime", p) for p in ("fp32", "fp16", "int8")]
+        choices += [EngineChoice("onnxruntime", p) for p in PRECISIONS]
         trt_problem = _trt_usable()
         if trt_problem is None:
             choices += [EngineChoice("tensorrt", p) for p in ("fp16", "int8")]
@@ -209,7 +210,7 @@ def _parse_token(token: str, source: Source) -> list[EngineChoice]:
             )
         return [EngineChoice("keras", "fp32", m) for m in modes]
     backend, _, precision = token.partition("-")
-    if backend not in BACKEND_ALIASES or precision not in ("fp32", "fp16", "int8"):
+    if backend not in BACKEND_ALIASES or precision not in PRECISIONS:
         raise EdgeferError(
             f"unknown engine {token!r}: use auto, keras, ort-fp32|fp16|int8 or trt-fp32|fp16|int8"
         )

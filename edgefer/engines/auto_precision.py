@@ -35,10 +35,10 @@ from typing import Any
 import numpy as np
 
 from edgefer.engines.artifact import atomic_write_text, cache_key, file_sha256
+from edgefer.engines.kinds import PRECISIONS
 from edgefer.errors import EdgeferError
 
-AUTO = "auto"
-CANDIDATES: tuple[str, ...] = ("fp32", "fp16", "int8")
+CANDIDATES: tuple[str, ...] = PRECISIONS  # fp32 first: the reference
 AUTO_MAX_DROP = 0.0  # accuracy points auto may give up for speed unless told otherwise
 BUILD_MAX_DROP = 1.0  # build_engine's own default check
 MIN_SPEEDUP = 1.10  # a precision must be >10 % faster than FP32 (median) to be chosen over it
@@ -274,7 +274,7 @@ def choose_precision(
         raise EdgeferError(
             f"auto precision: the FP32 engine could not be made ({found['fp32'][3]})"
         )
-    options = {"intra_op_threads": threads} if backend == "onnxruntime" else {}
+    options: dict[str, Any] = {"intra_op_threads": threads} if backend == "onnxruntime" else {}
     engines: dict[str, Any] = {}
     try:
         for precision, (path, _, passed, _) in found.items():

@@ -26,12 +26,11 @@ from edgefer.engines.artifact import (
     sidecar_path,
     write_sidecar,
 )
+from edgefer.engines.kinds import BACKENDS, check_precision
 from edgefer.engines.open import gpu_info, resolve_backend, runtime_version
 from edgefer.errors import EdgeferError
 
-PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8")
 RECIPE_VERSION = 2  # bump when a change here makes different engines from the same inputs
-SUFFIX = {"onnxruntime": ".onnx", "tensorrt": ".plan"}
 
 
 @dataclass(frozen=True)
@@ -155,8 +154,7 @@ def build_engine(
     from edgefer.onnx_meta import graph_specs, load_onnx, model_metadata, resolve_metadata
 
     started = time.perf_counter()
-    if precision not in PRECISIONS:
-        raise EdgeferError(f"unknown precision {precision!r}: choose {', '.join(PRECISIONS)}")
+    check_precision(precision)
     source = Path(onnx_path)
     if source.suffix != ".onnx":
         raise EdgeferError(f"build-engine takes an exported .onnx model, got {source.name}")
@@ -196,7 +194,7 @@ def build_engine(
         key_fields["gpu"] = gpu_info()
         key_fields["tensorrt"] = trt.key_fields()
     key = cache_key(key_fields)
-    name = f"{source.stem}-{backend}-{precision}-{key}{SUFFIX[backend]}"
+    name = f"{source.stem}-{backend}-{precision}-{key}{BACKENDS[backend].suffixes[0]}"
     target = Path(output) if output is not None else Path(engines_dir) / name
 
     def done(path: Path, cached: bool, sidecar: dict[str, Any]) -> BuildResult:

@@ -16,12 +16,9 @@ from typing import Any
 
 from edgefer.engines.artifact import read_sidecar, sidecar_path
 from edgefer.engines.base import Engine
+from edgefer.engines.kinds import AUTO, BACKENDS, backend_of_suffix, known_suffixes
 from edgefer.engines.trt_module import tensorrt_installed
 from edgefer.errors import EdgeferError
-
-BACKENDS: tuple[str, ...] = ("auto", "onnxruntime", "tensorrt")
-ONNX_SUFFIXES = (".onnx",)
-TRT_SUFFIXES = (".plan", ".engine")
 
 
 def gpu_info() -> tuple[str | None, str | None]:
@@ -48,8 +45,9 @@ def _has_gpu() -> bool:
 
 def resolve_backend(backend: str) -> str:
     """``auto`` is TensorRT where it is installed and a GPU is present, else ONNX Runtime."""
-    if backend not in BACKENDS:
-        raise EdgeferError(f"unknown backend {backend!r}: choose {', '.join(BACKENDS)}")
+    if backend != AUTO and backend not in BACKENDS:
+        choices = ", ".join((AUTO, *BACKENDS))
+        raise EdgeferError(f"unknown backend {backend!r}: choose {choices}")
     trt_here = tensorrt_installed()
     if backend == "auto":
         return "tensorrt" if trt_here and _has_gpu() else "onnxruntime"
@@ -89,12 +87,13 @@ def open_engine(path: str | Path, rebuild_on_mismatch: bool = False, **options: 
         )
     if not path.is_file():
         raise EdgeferError(f"engine not found: {path}")
-    if path.suffix in ONNX_SUFFIXES:
+    kind = backend_of_suffix(path.suffix)
+    if kind == "onnxruntime":
         from edgefer.engines.onnxruntime import OrtEngine
 
         return OrtEngine(path, **options)
-    if path.suffix not in TRT_SUFFIXES:
-        known = ", ".join(ONNX_SUFFIXES + TRT_SUFFIXES)
+    if kind != "tensorrt":
+        known = ", ".join(known_suffixes())
         raise EdgeferError(f"cannot tell the backend of {path.name}: expected one of {known}")
     try:
         from edgefer.engines.tensorrt import TrtEngine

@@ -72,9 +72,9 @@ class ModelUrl:
 def _client_module(scheme: str) -> Any:
     try:
         if scheme == "grpc":
-            import tritonclient.grpc as module
+            import tritonclient.grpc as module  # type: ignore[import-untyped]
         else:
-            import tritonclient.http as module
+            import tritonclient.http as module  # type: ignore[import-untyped]
     except ImportError as exc:
         raise EdgeferError(
             f"a remote engine needs tritonclient ({exc}): pip install 'edgefer[client]'"

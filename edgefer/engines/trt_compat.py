@@ -21,9 +21,8 @@ import numpy as np
 
 from edgefer.engines.artifact import mismatches, read_sidecar
 from edgefer.engines.base import TensorSpec
+from edgefer.engines.kinds import check_precision
 from edgefer.errors import EdgeferError
-
-PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8")
 
 # JetPack release -> the TensorRT it ships (NVIDIA's JetPack release notes; design.md).
 JETPACK_TENSORRT: dict[str, str] = {
@@ -380,10 +379,7 @@ def build_plan_for(
     left unquantised run in half precision), take the FP16 flag on an fp32 graph, and may calibrate
     an fp32 graph with the legacy entropy calibrator.
     """
-    if precision not in PRECISIONS:
-        raise EdgeferError(
-            f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}"
-        )
+    check_precision(precision)
     graph = "int8" if onnx_has_qdq else "fp16" if onnx_has_fp16 else "fp32"
     net = ("EXPLICIT_BATCH",) if caps.needs_explicit_batch_flag else ()
     if use_calibrator and not caps.has_legacy_calibrator:

@@ -11,13 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edgefer.engines.kinds import check_precision
 from edgefer.errors import EdgeferError
 from edgefer.spec import PreprocessSpec
 
 if TYPE_CHECKING:
     from edgefer.live.loop import RunConfig
 
-PRECISIONS: tuple[str, ...] = ("auto", "int8", "fp16", "fp32")
 NONE_WORDS = ("none", "off", "")
 
 
@@ -43,8 +43,7 @@ def default_engine(
     """
     from edgefer.shipped import shipped_path
 
-    if precision not in PRECISIONS:
-        raise EdgeferError(f"unknown precision {precision!r}: choose {', '.join(PRECISIONS)}")
+    check_precision(precision, allow_auto=True)
     source = shipped_path("middle", ".onnx")
     if precision == "fp32":
         return source, None
