@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import statistics
 import subprocess
 import sys
@@ -38,6 +39,11 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--runs", type=Path, default=Path("runs/voice-folds"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/voice_folds.json"))
+    parser.add_argument(
+        "--train-args",
+        default="",
+        help='Extra `edgefer train` options for every fold, e.g. "--extra-voices none" (an ablation).',
+    )
     args = parser.parse_args()
     voices = data_root() / "voice" / "ravdess"
     results = []
@@ -49,24 +55,28 @@ def main() -> None:
             json.loads(state.read_text()), args.epochs
         )
         if not done:
-            command = [
-                sys.executable,
-                "-m",
-                "edgefer.cli",
-                "train",
-                "--fusion",
-                "voice",
-                "--epochs",
-                str(args.epochs),
-                "--voices",
-                str(voices),
-                "--voice-test-actors",
-                ",".join(test),
-                "--voice-val-actors",
-                ",".join(val),
-                "--output",
-                str(run),
-            ] + (["--resume"] if state.is_file() else [])
+            command = (
+                [
+                    sys.executable,
+                    "-m",
+                    "edgefer.cli",
+                    "train",
+                    "--fusion",
+                    "voice",
+                    "--epochs",
+                    str(args.epochs),
+                    "--voices",
+                    str(voices),
+                    "--voice-test-actors",
+                    ",".join(test),
+                    "--voice-val-actors",
+                    ",".join(val),
+                    "--output",
+                    str(run),
+                ]
+                + shlex.split(args.train_args)
+                + (["--resume"] if state.is_file() else [])
+            )
             print(f"fold {k + 1}: test {test}", flush=True)
             subprocess.run(command, check=True)
         test_report = json.loads((run / "metrics.json").read_text())["sets"]["test"]

@@ -97,6 +97,9 @@ def _check_model(model: Any, spec: PreprocessSpec, where: str) -> list[str]:
 
 def _convert(model: Any, names: list[str], opset: int) -> Any:
     """tf2onnx on a ``tf.function`` with named, batch-dynamic inputs and one output ``probs``."""
+    from edgefer.quiet_tf import import_tensorflow
+
+    import_tensorflow()
     import tensorflow as tf
     import tf2onnx
 

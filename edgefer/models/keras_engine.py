@@ -8,18 +8,15 @@ reports and the shipping script load models through :func:`load_keras`.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras  # edgefer.models (this package) imported TensorFlow quietly first
+import numpy as np
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
-from edgefer.bench.keras_ref import MODES  # noqa: E402
-from edgefer.engines.base import Engine, TensorSpec  # noqa: E402
-from edgefer.errors import EdgeferError  # noqa: E402
+from edgefer.bench.keras_ref import MODES
+from edgefer.engines.base import Engine, TensorSpec
+from edgefer.errors import EdgeferError
 
 
 def load_keras(path: str | Path) -> Any:

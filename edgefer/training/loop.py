@@ -119,6 +119,9 @@ def _open_run(config: TrainConfig, resume: bool) -> tuple[PreprocessSpec, dict[s
 
 def train(config: TrainConfig, resume: bool = False, console: Console | None = None) -> Path:
     """Train one variant end to end and return the run folder."""
+    from edgefer.quiet_tf import import_tensorflow
+
+    import_tensorflow()  # first, with its start-up notices filtered
     with _single_thread_blas():
         return _train(config, resume, console)
 
