@@ -937,8 +937,11 @@ def main() -> None:
     try:
         app()
     except EdgeferError as exc:
-        if _state["debug"]:
-            raise
+        if _state["debug"]:  # the traceback, then the same exit code as without --debug
+            import traceback
+
+            traceback.print_exc()
+            sys.exit(2)
         from rich.markup import escape
 
         err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)

@@ -67,3 +67,11 @@ def test_dry_run_prints_parameter_counts_of_both_presets():
     assert "357,987" in out  # edge middle fusion
     assert "125,606,557" in out  # paper middle fusion
     assert "voices test" in out and "faces train" in out
+
+
+def test_debug_shows_the_traceback_and_exits_2_as_without_it():
+    quiet = run_cli("build-engine", "nosuch.onnx")
+    loud = run_cli("--debug", "build-engine", "nosuch.onnx")
+    assert quiet.returncode == loud.returncode == 2
+    assert "Traceback" not in quiet.stderr and "Traceback" in loud.stderr
+    assert "ONNX model not found: nosuch.onnx" in loud.stderr
