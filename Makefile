@@ -31,7 +31,8 @@ demo: $(STAMP) ## the live loop offline on the packaged CREMA-D clips (INT8 engi
 
 test: $(STAMP) $(SERVE_STAMP) ## the test suite (real data from ../shared/data or $$EDGEFER_DATA; a real Triton server from .venv-serve), then ruff
 	$(BIN)/python -m pytest -q
-	$(BIN)/ruff check edgefer tests
+	$(BIN)/ruff check edgefer tests benchmarks scripts
+	$(BIN)/ruff format --check edgefer tests benchmarks scripts
 
 test-py310: ## CI's runtime job: a fresh Python 3.10 venv with edgefer[cpu,live] (no TensorFlow) and its tests
 	.ci/run py310
