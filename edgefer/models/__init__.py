@@ -9,8 +9,8 @@ from edgefer.quiet_tf import import_tensorflow
 
 import_tensorflow()
 
-from edgefer.models.fusion import OUTPUT_NAME  # noqa: E402, build_model, parameter_counts
-from edgefer.models.xception import ARCHITECTURES  # noqa: E402, Architecture, architecture
+from edgefer.models.fusion import OUTPUT_NAME, build_model, parameter_counts  # noqa: E402
+from edgefer.models.xception import ARCHITECTURES, Architecture, architecture  # noqa: E402
 
 __all__ = [
     "ARCHITECTURES",
