@@ -49,23 +49,19 @@ DESKTOP_WORKSPACE = 1024 * MIB
 class TrtCaps:
     """What one TensorRT version offers the builder and the runner.
 
-    strongly_typed : networks are always strongly typed (11): precision comes from the ONNX graph.
-    has_precision_flags : ``BuilderFlag.FP16/INT8`` exist (8.5-10; removed in 11).
+    strongly_typed : networks are always strongly typed (11): precision comes from the ONNX graph,
+        and ``BuilderFlag.FP16/INT8`` are gone (they exist in 8.5-10).
     has_legacy_calibrator : ``IInt8EntropyCalibrator2`` and ``config.int8_calibrator`` exist (8.5-10).
     needs_explicit_batch_flag : ``create_network`` needs ``EXPLICIT_BATCH`` (8.x; ignored in 10).
-    has_v3_execution : name-based I/O with ``set_tensor_address`` + ``execute_async_v3`` (8.5+).
-    has_v2_execution : the bindings-list ``execute_async_v2`` still exists (8.x only).
+
+    Every supported version (8.5+) runs with name-based I/O (``set_tensor_address`` +
+    ``execute_async_v3``), so the runner has one path.
     """
 
     version: str
-    major: int
-    minor: int
     strongly_typed: bool
-    has_precision_flags: bool
     has_legacy_calibrator: bool
     needs_explicit_batch_flag: bool
-    has_v3_execution: bool
-    has_v2_execution: bool
 
 
 def trt_caps(version: str) -> TrtCaps:
@@ -81,14 +77,9 @@ def trt_caps(version: str) -> TrtCaps:
         )
     return TrtCaps(
         version=str(version).strip(),
-        major=major,
-        minor=minor,
         strongly_typed=major >= 11,
-        has_precision_flags=major < 11,
         has_legacy_calibrator=major < 11,
         needs_explicit_batch_flag=major < 10,
-        has_v3_execution=True,
-        has_v2_execution=major < 10,
     )
 
 

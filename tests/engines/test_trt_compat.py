@@ -40,23 +40,16 @@ HAS_TRT = tensorrt_installed()  # not find_spec: tensorrt-stubs alone makes a "t
 @pytest.mark.parametrize(
     ("version", "expected"),
     [
-        # strongly_typed, precision flags, calibrator, EXPLICIT_BATCH, v3, v2
-        ("8.5.2.2", (False, True, True, True, True, True)),
-        ("8.6.1", (False, True, True, True, True, True)),
-        ("10.3.0", (False, True, True, False, True, False)),
-        ("11.0.0", (True, False, False, False, True, False)),
+        # strongly typed (no precision flags), legacy calibrator, EXPLICIT_BATCH flag
+        ("8.5.2.2", (False, True, True)),
+        ("8.6.1", (False, True, True)),
+        ("10.3.0", (False, True, False)),
+        ("11.0.0", (True, False, False)),
     ],
 )
 def test_tensorrt_version_selects_its_api(version: str, expected: tuple[bool, ...]) -> None:
     caps = trt_caps(version)
-    got = (
-        caps.strongly_typed,
-        caps.has_precision_flags,
-        caps.has_legacy_calibrator,
-        caps.needs_explicit_batch_flag,
-        caps.has_v3_execution,
-        caps.has_v2_execution,
-    )
+    got = (caps.strongly_typed, caps.has_legacy_calibrator, caps.needs_explicit_batch_flag)
     assert got == expected
     assert caps.version == version
 
@@ -78,7 +71,7 @@ def test_unreadable_tensorrt_version_is_an_error() -> None:
 )
 def test_jetpack_table_maps_to_supported_tensorrt(jetpack: str, trt: str) -> None:
     assert tensorrt_for_jetpack(jetpack) == trt
-    assert trt_caps(tensorrt_for_jetpack(jetpack)).major in (8, 10)
+    assert not trt_caps(tensorrt_for_jetpack(jetpack)).strongly_typed  # 8.x/10.x: flags exist
 
 
 def test_jetpack_4_ships_a_tensorrt_we_refuse() -> None:
