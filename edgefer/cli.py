@@ -338,20 +338,75 @@ def _table(title: str, rows: list[tuple[str, str]]) -> None:
 
 @app.command()
 def export(
-    model: Annotated[Path, typer.Argument(help="A run folder or a .keras model.")],
+    model: Annotated[
+        str,
+        typer.Argument(
+            help="A run folder or a .keras model; with --format triton also an exported .onnx or "
+            "a shipped variant (middle, face, voice, early, late)."
+        ),
+    ],
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Where to write (default: beside the model, .onnx)."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Where to write (default: beside the model, .onnx); with --format triton the "
+            "model repository folder (required).",
+        ),
     ] = None,
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format", help="onnx | triton (a model repository for the Triton container)."
+        ),
+    ] = "onnx",
     opset: Annotated[int, typer.Option(help="ONNX opset.")] = 17,
     parity_samples: Annotated[
         int, typer.Option(help="Held-out real samples Keras and ONNX Runtime must agree on.")
     ] = 60,
+    name: Annotated[
+        str | None, typer.Option(help="Triton: the model's name (default: the file's stem).")
+    ] = None,
+    max_batch: Annotated[int, typer.Option(help="Triton: max_batch_size.")] = 8,
+    max_queue_delay_us: Annotated[
+        int, typer.Option(help="Triton: dynamic batching's max queue delay (microseconds).")
+    ] = 100,
+    instances: Annotated[int, typer.Option(help="Triton: instances of the model.")] = 1,
+    kind: Annotated[
+        str,
+        typer.Option(
+            help="Triton: gpu (with ONNX Runtime's TensorRT accelerator, FP16) | cpu | auto."
+        ),
+    ] = "gpu",
+    plan: Annotated[
+        Path | None,
+        typer.Option(
+            help="Triton: also serve this TensorRT plan from build-engine as NAME_trt "
+            "(built on the serving GPU)."
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option(help="Triton: replace a model of the same name in the repository.")
+    ] = False,
 ) -> None:
     """Export a trained model to ONNX with its metadata; checks parity with Keras on real inputs.
 
     Example: [cyan]edgefer export runs/middle-edge[/cyan]
+
+    A Triton model repository: [cyan]edgefer export middle --format triton -o triton-repo[/cyan]
     """
+    if format not in ("onnx", "triton"):
+        raise EdgeferError(f"unknown --format {format!r}: choose onnx or triton")
+    if format == "triton":
+        _export_triton(
+            model, output, name, max_batch, max_queue_delay_us, instances, kind, plan, force,
+            opset, parity_samples,
+        )  # fmt: skip
+        return
+    _export_onnx(Path(model), output, opset, parity_samples)
+
+
+def _export_onnx(model: Path, output: Path | None, opset: int, parity_samples: int) -> Any:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from edgefer.export import PARITY_ATOL, export_model
 
@@ -370,6 +425,49 @@ def export(
             ("max abs diff", f"{parity.max_abs_diff:.2e} (limit {PARITY_ATOL:.0e})"),
             ("argmax agreement", f"{parity.argmax_agreement:.1%}"),
             ("size", f"{result.path.stat().st_size / 1e6:.2f} MB"),
+        ],
+    )
+    return result
+
+
+def _export_triton(
+    model: str, repo: Path | None, name: str | None, max_batch: int, max_queue_delay_us: int,
+    instances: int, kind: str, plan: Path | None, force: bool, opset: int, parity_samples: int,
+) -> None:  # fmt: skip
+    from edgefer.serving.repository import RepoOptions, check_repository, write_triton_model
+    from edgefer.shipped import shipped_path
+    from edgefer.spec import FUSIONS
+
+    if repo is None:
+        raise EdgeferError("--format triton writes a model repository: give it with -o REPO")
+    options = RepoOptions(max_batch, max_queue_delay_us, instances, kind)
+    if model in FUSIONS and not Path(model).exists():
+        onnx, name = shipped_path(model, ".onnx"), name or model
+    elif Path(model).suffix == ".onnx":
+        onnx = Path(model)
+        if not onnx.is_file():
+            raise EdgeferError(f"ONNX model not found: {onnx}")
+    else:  # a run folder or a .keras model: export it first, beside the model
+        onnx = _export_onnx(Path(model), None, opset, parity_samples).path
+        name = name or (onnx.parent.name if onnx.name == "model.onnx" else onnx.stem)
+    written = write_triton_model(onnx, repo, name, options, plan, force)
+    problems = check_repository(repo)
+    if problems:
+        raise EdgeferError(f"the repository does not check out: {problems[0]}")
+    served = sorted({p.parent.name for p in written if p.name == "config.pbtxt"})
+    _table(
+        "edgefer export --format triton",
+        [
+            ("repository", str(repo)),
+            ("models", ", ".join(served)),
+            ("files", ", ".join(str(p.relative_to(repo)) for p in written)),
+            ("batching", f"max_batch_size {max_batch}, queue delay {max_queue_delay_us} us"),
+            (
+                "instances",
+                f"{instances} x {kind}" + (", TensorRT FP16 accelerator" if kind == "gpu" else ""),
+            ),
+            ("checked", "every config.pbtxt parses (model_config_pb2) and matches its ONNX"),
+            ("serve it", f"tritonserver --model-repository {repo.resolve()}"),
         ],
     )
 
