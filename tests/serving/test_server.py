@@ -254,3 +254,13 @@ def test_bench_of_a_served_model_sits_beside_its_local_export(server, tmp_path):
     assert remote["file"] == server.grpc_url("middle") and remote["size_mb"] is None
     assert remote["agreement"] == 1.0 and remote["max_abs_diff"] <= 1e-5
     assert remote["accuracy"] == local_row["accuracy"] and remote["latency_n"] > 0
+
+
+def test_an_unreadable_model_is_one_line_before_the_server_starts(tmp_path):
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(shipped_path("middle", ".onnx").read_bytes()[:5000])  # truncated
+    server = ServerProcess([f"broken={broken}"], start_s=60)
+    with pytest.raises(EdgeferError, match="exited with 2"):
+        server.start()
+    out = [line for line in server.output().splitlines() if line.strip()]
+    assert len(out) == 1 and "cannot load broken.onnx" in out[0], out
