@@ -4,12 +4,12 @@ Every audio source writes into an :class:`AudioRing`; the voice input is always 
 the ring" (:mod:`.voice`), whatever fills it. A file (WAV/FLAC/MP3, or a video's own sound track,
 decoded by :func:`edgefer.media.read_audio`) plays in real time from a thread, as a microphone would,
 or -- with ``realtime=False`` -- is advanced by the loop to each video frame's media time, so audio
-and video stay in step however fast the loop runs. Microphones live in :mod:`.microphone`.
+and video stay in step however fast the loop runs. Microphones live in :mod:`.microphone`;
+``--mic SPEC`` is turned into a source by :mod:`.mic_option`.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from edgefer.errors import EdgeferError
-from edgefer.media import AUDIO_SUFFIXES, read_audio
+from edgefer.media import read_audio
 
 
 class AudioRing:
@@ -155,36 +155,3 @@ class FileAudioSource:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def open_audio_source(
-    spec: str | None,
-    video_spec: str | None = None,
-    *,
-    sample_rate: int = 16000,
-    realtime: bool = True,
-    ring: AudioRing | None = None,
-    loop: bool = False,
-) -> AudioSource | None:
-    """Open ``--mic SPEC``: ``none`` (no audio), ``video`` or the ``--camera`` file itself (its own
-    sound track), an audio/video file path, or a microphone by index (``0``), name, or ``default``."""
-    text = "none" if spec is None else str(spec).strip()
-    if text.lower() in ("", "none", "off"):
-        return None
-    if text.lower() == "video" or (video_spec is not None and text == str(video_spec)):
-        if video_spec is None or not Path(video_spec).is_file():
-            raise EdgeferError(
-                "--mic video plays the video file's own sound track, but --camera is not a file"
-            )
-        text = str(video_spec)
-    path = Path(text).expanduser()
-    if path.is_file():
-        return FileAudioSource(path, sample_rate, realtime, ring=ring, loop=loop)
-    if path.suffix.lower() in AUDIO_SUFFIXES or "/" in text or "\\" in text:
-        raise EdgeferError(f"audio file not found: {path}")
-    from edgefer.live.microphone import MicrophoneSource
-
-    device: int | str | None = None if text.lower() == "default" else text
-    if re.fullmatch(r"\d+", text):
-        device = int(text)
-    return MicrophoneSource(device, sample_rate, ring=ring)

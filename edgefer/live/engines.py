@@ -16,7 +16,7 @@ from edgefer.errors import EdgeferError
 from edgefer.spec import PreprocessSpec
 
 if TYPE_CHECKING:
-    from edgefer.live.loop import RunConfig
+    from edgefer.live.config import RunConfig
 
 NONE_WORDS = ("none", "off", "")
 

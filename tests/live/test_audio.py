@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from edgefer.errors import EdgeferError
-from edgefer.live.audio import AudioRing, FileAudioSource, open_audio_source
+from edgefer.live.audio import AudioRing, FileAudioSource
+from edgefer.live.mic_option import open_audio_source
 from edgefer.live.microphone import MicrophoneSource
 from edgefer.media import read_audio
 from tests.live.wav_stream import WavStream

@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edgefer.live.audio import open_audio_source
 from edgefer.live.detect import BoxHold, face_inputs, make_detector
+from edgefer.live.mic_option import open_audio_source
 from edgefer.live.overlay import VideoWriter, draw_overlay
 from edgefer.live.router import Router
 from edgefer.live.smoothing import make_smoother
