@@ -214,7 +214,7 @@ def spec_from(source: str | Path) -> PreprocessSpec:
         meta = model_metadata(model, path.name)
         return spec_of(resolve_metadata(meta, *graph_specs(model), path.name))
     if path.is_dir() or path.suffix == ".keras":
-        from edgefer.export import resolve_source
+        from edgefer.model_source import resolve_source
 
         path = resolve_source(path)[1]
     return PreprocessSpec.load(path)

@@ -434,42 +434,80 @@ def _export_triton(
     model: str, repo: Path | None, name: str | None, max_batch: int, max_queue_delay_us: int,
     instances: int, kind: str, plan: Path | None, force: bool, opset: int, parity_samples: int,
 ) -> None:  # fmt: skip
+    """``export --format triton``: the ONNX of MODEL (exported first, into a temporary folder, when
+    MODEL is Keras, so the source folder stays as it was) added to the repository, then checked."""
+    import tempfile
+
     from edgefer.serving.repository import RepoOptions, check_repository, write_triton_model
-    from edgefer.shipped import shipped_path
-    from edgefer.spec import FUSIONS
 
     if repo is None:
         raise EdgeferError("--format triton writes a model repository: give it with -o REPO")
     options = RepoOptions(max_batch, max_queue_delay_us, instances, kind)
-    if model in FUSIONS and not Path(model).exists():
-        onnx, name = shipped_path(model, ".onnx"), name or model
-    elif Path(model).suffix == ".onnx":
-        onnx = Path(model)
-        if not onnx.is_file():
-            raise EdgeferError(f"ONNX model not found: {onnx}")
-    else:  # a run folder or a .keras model: export it first, beside the model
-        onnx = _export_onnx(Path(model), None, opset, parity_samples).path
-        name = name or (onnx.parent.name if onnx.name == "model.onnx" else onnx.stem)
-    written = write_triton_model(onnx, repo, name, options, plan, force)
+    with tempfile.TemporaryDirectory(prefix="edgefer-triton-") as tmp:
+        onnx, default_name, parity = _triton_source(model, Path(tmp), opset, parity_samples)
+        written = write_triton_model(onnx, repo, name or default_name, options, plan, force)
     problems = check_repository(repo)
     if problems:
         raise EdgeferError(f"the repository does not check out: {problems[0]}")
-    served = sorted({p.parent.name for p in written if p.name == "config.pbtxt"})
-    _table(
-        "edgefer export --format triton",
-        [
-            ("repository", str(repo)),
-            ("models", ", ".join(served)),
-            ("files", ", ".join(str(p.relative_to(repo)) for p in written)),
-            ("batching", f"max_batch_size {max_batch}, queue delay {max_queue_delay_us} us"),
-            (
-                "instances",
-                f"{instances} x {kind}" + (", TensorRT FP16 accelerator" if kind == "gpu" else ""),
-            ),
-            ("checked", "every config.pbtxt parses (model_config_pb2) and matches its ONNX"),
-            ("serve it", f"tritonserver --model-repository {repo.resolve()}"),
-        ],
+    _triton_table(repo, written, options, onnx if parity is None else Path(model), parity)
+
+
+def _triton_source(
+    model: str, tmp: Path, opset: int, parity_samples: int
+) -> tuple[Path, str, str | None]:
+    """(ONNX file, default model name, parity line or None) of MODEL: a shipped variant, an exported
+    .onnx, or a run folder / .keras exported into ``tmp``."""
+    from edgefer.shipped import shipped_path
+    from edgefer.spec import FUSIONS
+
+    path = Path(model)
+    if model in FUSIONS and not path.exists():
+        return shipped_path(model, ".onnx"), model, None
+    if path.suffix == ".onnx":
+        if not path.is_file():
+            raise EdgeferError(f"ONNX model not found: {path}")
+        return path, path.stem, None
+    if not (path.is_dir() or (path.suffix == ".keras" and path.is_file())):
+        raise EdgeferError(
+            f"not a run folder, .keras, .onnx or shipped variant ({', '.join(FUSIONS)}): {model}"
+        )
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from edgefer.export import export_model
+
+    stem = path.resolve().name if path.is_dir() else path.stem
+    with _progress() as progress:
+        result = export_model(path, tmp / f"{stem}.onnx", opset, parity_samples, progress)
+    parity = result.parity
+    note = (
+        f"Keras -> ONNX, n={parity.n} held-out, max abs diff {parity.max_abs_diff:.2e}, "
+        f"argmax agreement {parity.argmax_agreement:.1%}"
     )
+    return result.path, stem, note
+
+
+def _triton_table(
+    repo: Path, written: list[Path], options: Any, source: Path, parity: str | None
+) -> None:
+    """What ``export --format triton`` wrote and the config it wrote, as the other commands print."""
+    from edgefer.serving.repository import KINDS
+
+    models = [p.parent for p in written if p.name == "config.pbtxt"]
+    rows = [
+        ("repository", str(repo)),
+        ("source", str(source)),
+        *([("parity", parity)] if parity else []),
+        *((f"model {m.name}", ", ".join(str(p.relative_to(repo)) for p in written if m in p.parents)) for m in models),
+        ("max_batch_size", str(options.max_batch)),
+        ("dynamic batching", f"queue delay {options.max_queue_delay_us} us"),
+        (
+            "instance_group",
+            f"{options.instances} x {KINDS[options.kind]}"
+            + (", TensorRT accelerator FP16" if options.kind == "gpu" else ""),
+        ),
+        ("checked", "every config.pbtxt parses (model_config_pb2) and matches its ONNX"),
+        ("serve it", f"tritonserver --model-repository {repo.resolve()}"),
+    ]
+    _table("edgefer export --format triton", rows)
 
 
 @app.command()

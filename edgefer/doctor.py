@@ -8,13 +8,12 @@ failures instead of raising, so it works on a Jetson without TensorFlow.
 
 from __future__ import annotations
 
-import importlib.metadata
-import importlib.util
 import platform
 from pathlib import Path
 
 from edgefer import __version__
 from edgefer.paths import data_root
+from edgefer.platform_info import gpu_info, package_version
 
 # (module, distributions that provide it, extra that installs it)
 PACKAGES: tuple[tuple[str, tuple[str, ...], str], ...] = (
@@ -35,24 +34,6 @@ PACKAGES: tuple[tuple[str, tuple[str, ...], str], ...] = (
 )
 
 
-def package_version(module: str, distributions: tuple[str, ...]) -> str | None:
-    """Version of an installed module, or None. Reads package metadata instead of importing, so the
-    doctor stays fast and quiet (importing TensorFlow takes seconds and logs to stderr)."""
-    if module == "tensorrt":  # tensorrt-stubs leave an importable folder of .pyi files
-        from edgefer.engines.trt_module import tensorrt_installed
-
-        if not tensorrt_installed():
-            return None
-    elif importlib.util.find_spec(module) is None:
-        return None
-    for dist in distributions:
-        try:
-            return importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return "installed (JetPack or source build)"
-
-
 def haar_cascade_path() -> Path | None:
     try:
         import cv2
@@ -64,8 +45,6 @@ def haar_cascade_path() -> Path | None:
 
 def gpu_name() -> str | None:
     """The GPU's name, from the same query the engine builder records in its sidecars."""
-    from edgefer.engines.open import gpu_info
-
     return gpu_info()[0]
 
 

@@ -11,7 +11,6 @@ This module and the training package are the only ones that import Keras; they d
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from edgefer.engines.artifact import atomic_path, file_sha256, write_sidecar
-from edgefer.engines.build import ensure_writable
+from edgefer.engines.artifact import atomic_path, ensure_writable, file_sha256, write_sidecar
 from edgefer.errors import EdgeferError
 from edgefer.evalsets import heldout_set, predict_batched
+from edgefer.model_source import resolve_source
 from edgefer.onnx_meta import OUTPUT_NAME, embed_metadata, make_metadata
 from edgefer.spec import PreprocessSpec
 
@@ -51,33 +50,6 @@ class ExportResult:
     metadata: dict[str, Any]
     parity: Parity
     sidecar: dict[str, Any]
-
-
-def resolve_source(source: str | Path) -> tuple[Path, Path, dict[str, Any]]:
-    """(model.keras, spec.json, run config or {}) of a run folder or a ``.keras`` file.
-
-    A ``.keras`` file's spec is ``<stem>.spec.json`` beside it (shipped models) or ``spec.json`` in its
-    folder (a run folder).
-    """
-    source = Path(source)
-    if source.is_dir():
-        model, folder = source / "model.keras", source
-        if not model.is_file():
-            raise EdgeferError(f"{source} holds no model.keras: is it a finished run folder?")
-    elif source.suffix == ".keras" and source.is_file():
-        model, folder = source, source.parent
-    else:
-        raise EdgeferError(f"not a run folder or a .keras model: {source}")
-    spec = next(
-        (p for p in (folder / f"{model.stem}.spec.json", folder / "spec.json") if p.is_file()), None
-    )
-    if spec is None:
-        raise EdgeferError(
-            f"no preprocessing spec beside {model} ({model.stem}.spec.json or spec.json)"
-        )
-    config_path = folder / "config.json"
-    config = json.loads(config_path.read_text()) if config_path.is_file() else {}
-    return model, spec, config
 
 
 def _check_model(model: Any, spec: PreprocessSpec, where: str) -> list[str]:

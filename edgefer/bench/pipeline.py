@@ -235,7 +235,7 @@ def write_pipeline(
     result: dict[str, Any], folder: Path, json_path: Path | None = None
 ) -> list[Path]:
     """``pipeline.json``, ``pipeline.md`` and ``pipeline.png`` in ``folder`` (+ ``--json``)."""
-    from edgefer.engines.build import ensure_writable
+    from edgefer.engines.artifact import ensure_writable
 
     ensure_writable(folder)
     text = json.dumps(result, indent=1, default=str) + "\n"

@@ -336,7 +336,7 @@ def write_all(result: dict[str, Any], out_dir: Path, json_path: Path | None = No
     """``bench.json``, ``bench.md``, ``latency.png`` and ``accuracy_latency.png`` in ``out_dir``,
     and the JSON also at ``json_path`` when given; returns the paths written."""
     from edgefer.bench.plots import accuracy_latency_plot, latency_plot
-    from edgefer.engines.build import ensure_writable
+    from edgefer.engines.artifact import ensure_writable
 
     ensure_writable(out_dir)
     if json_path is not None:

@@ -131,7 +131,7 @@ def run_bench(options: BenchOptions, progress: Progress | None = None) -> dict[s
     )
     from edgefer.bench.flops import count_flops
     from edgefer.bench.system import load_average, system_info
-    from edgefer.engines.build import ensure_writable
+    from edgefer.engines.artifact import ensure_writable
 
     started = time.perf_counter()
     phases: dict[str, float] = {}

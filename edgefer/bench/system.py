@@ -100,7 +100,7 @@ def versions() -> dict[str, str | None]:
     """Runtime and library versions from package metadata (no TensorFlow import)."""
     import numpy as np
 
-    from edgefer.doctor import package_version
+    from edgefer.platform_info import package_version
 
     blas = None
     try:
@@ -152,7 +152,7 @@ def git_commit() -> str | None:
 
 def system_info() -> dict[str, Any]:
     """Everything above in one JSON-ready dict."""
-    from edgefer.engines.open import gpu_info
+    from edgefer.platform_info import gpu_info
 
     gpu_name, capability = gpu_info()
     return {

@@ -128,3 +128,13 @@ def mismatches(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
         if json.loads(json.dumps(have, default=str)) != json.loads(json.dumps(want, default=str)):
             problems.append(f"{key}: {have!r} != {want!r}")
     return problems
+
+
+def ensure_writable(folder: Path) -> None:
+    """Fail before any work when the output folder cannot be made or written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EdgeferError(f"cannot write to {folder}: {exc.strerror or exc}") from exc
+    if not os.access(folder, os.W_OK):
+        raise EdgeferError(f"cannot write to {folder}: permission denied")

@@ -140,7 +140,7 @@ def machine_identity(backend: str) -> dict[str, Any]:
         "architecture": cpu["architecture"],
     }
     if backend == "tensorrt":
-        from edgefer.engines.open import gpu_info
+        from edgefer.platform_info import gpu_info
 
         identity["gpu"] = list(gpu_info())
     return identity

@@ -21,14 +21,16 @@ from edgefer.calibration import DEFAULT_SAMPLES, CalibrationSet, load_calibratio
 from edgefer.engines.artifact import (
     atomic_path,
     cache_key,
+    ensure_writable,
     file_sha256,
     read_sidecar,
     sidecar_path,
     write_sidecar,
 )
 from edgefer.engines.kinds import BACKENDS, check_precision
-from edgefer.engines.open import gpu_info, resolve_backend, runtime_version
+from edgefer.engines.open import resolve_backend, runtime_version
 from edgefer.errors import EdgeferError
+from edgefer.platform_info import gpu_info
 
 RECIPE_VERSION = 2  # bump when a change here makes different engines from the same inputs
 
@@ -338,16 +340,6 @@ def _compare(source: Path, candidate: Path, backend: str, heldout: Any) -> dict[
         return compare(reference.predict, engine.predict, heldout).to_dict()
 
 
-def ensure_writable(folder: Path) -> None:
-    """Fail before any work when the output folder cannot be made or written."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise EdgeferError(f"cannot write to {folder}: {exc.strerror or exc}") from exc
-    if not os.access(folder, os.W_OK):
-        raise EdgeferError(f"cannot write to {folder}: permission denied")
-
-
 def _cached(path: Path, key: str) -> dict[str, Any] | None:
     """The sidecar of an intact engine at ``path`` built with ``key``, else None (rebuild)."""
     if not path.is_file() or not sidecar_path(path).is_file():
@@ -357,3 +349,57 @@ def _cached(path: Path, key: str) -> dict[str, Any] | None:
     except EdgeferError:
         return None  # truncated or replaced: rebuild over it
     return record if record.get("cache_key") == key else None
+
+
+def open_or_rebuild(path: str | Path, **options: Any) -> Any:
+    """:func:`~edgefer.engines.open.open_engine`, except that a TensorRT plan that no longer fits
+    this machine (another GPU or TensorRT version) is rebuilt in place by :func:`rebuild_plan` and
+    opened again: what the live loop wants from a plan it was given."""
+    from edgefer.engines.open import open_engine
+    from edgefer.engines.trt_module import tensorrt_installed
+
+    try:
+        return open_engine(path, **options)
+    except EdgeferError as exc:
+        path = Path(path)
+        if path.suffix not in BACKENDS["tensorrt"].suffixes or not tensorrt_installed():
+            raise
+        rebuild_plan(path, exc)
+        return open_engine(path, **options)
+
+
+def rebuild_plan(path: Path, why: EdgeferError) -> None:
+    """Rebuild a plan in place from the sources its sidecar records, with the options it was
+    built with (profile batch, workspace, calibrator, timing cache, calibration and check sizes),
+    so the rebuilt engine is the one the user asked for, made for this machine."""
+    if not sidecar_path(path).is_file():
+        raise EdgeferError(f"cannot rebuild {path.name}: its sidecar is missing ({why})") from why
+    record = read_sidecar(path, verify_hash=False)
+    source = record.get("source_onnx")
+    if not source or not Path(source).is_file():
+        raise EdgeferError(f"cannot rebuild {path.name}: source ONNX {source} is gone ({why})")
+    options = dict(record.get("tensorrt") or {})
+    cache = record.get("timing_cache")
+    trt = TrtOptions(
+        max_batch=int(options.get("max_batch", TrtOptions.max_batch)),
+        workspace_mb=options.get("workspace_mb"),
+        timing_cache=Path(cache) if cache else None,
+        use_calibrator=bool(options.get("use_calibrator", False)),
+    )
+    recipe = record.get("recipe") or {}
+    extra: dict[str, Any] = {"int8_method": recipe.get("int8_method") or "minmax"}
+    for key in ("min_calib", "heldout_per_class"):
+        if record.get(key) is not None:
+            extra[key] = int(record[key])
+    warnings.warn(f"{path.name} does not fit this machine ({why}); rebuilding it", stacklevel=3)
+    build_engine(
+        source,
+        record["precision"],
+        backend="tensorrt",
+        calib=record.get("calibration_path"),
+        output=path,
+        max_drop=float(record.get("max_drop", 1.0)),
+        force=True,
+        trt=trt,
+        **extra,
+    )

@@ -87,7 +87,9 @@ def _open_one(path: Path | str, threads: int | None) -> Any:
         return open_engine(path)
     if path.suffix == ".onnx":
         return open_engine(path, intra_op_threads=threads)
-    return open_engine(path, rebuild_on_mismatch=True)
+    from edgefer.engines.build import open_or_rebuild
+
+    return open_or_rebuild(path)
 
 
 def _given(value: Path | str | None) -> Path | str | None | bool:

@@ -23,18 +23,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgefer.engines.artifact import atomic_path, atomic_write_text, read_sidecar
+from edgefer.engines.artifact import atomic_path, atomic_write_text, file_sha256, read_sidecar
+from edgefer.engines.base import TensorSpec
 from edgefer.errors import EdgeferError
 from edgefer.serving import METADATA_PARAMETER, OUTPUT_NAME
 
 KINDS = {"gpu": "KIND_GPU", "cpu": "KIND_CPU", "auto": "KIND_AUTO"}
+PLAN_SUFFIX = "_trt"
+LABELS = "labels.txt"
 _TYPES = {"float32": "TYPE_FP32", "float16": "TYPE_FP16"}
+_FILES = {"onnxruntime_onnx": "model.onnx", "tensorrt_plan": "model.plan"}
 
 
 @dataclass(frozen=True)
 class RepoOptions:
     """How Triton should batch and place the model (``--max-batch``, ``--max-queue-delay-us``,
-    ``--instances``, ``--kind``)."""
+    ``--instances``, ``--kind``), checked once here so a bad value never reaches a written config."""
 
     max_batch: int = 8
     max_queue_delay_us: int = 100
@@ -53,8 +57,18 @@ class RepoOptions:
             raise EdgeferError(f"unknown --kind {self.kind!r}: choose {', '.join(KINDS)}")
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """A TensorRT plan checked against the ONNX it is served beside, before anything is written."""
+
+    path: Path
+    max_batch: int  # the largest batch of its optimisation profile
+    record: dict[str, Any]  # its sidecar
+
+
 def _pb() -> tuple[Any, Any]:
-    """(model_config_pb2, text_format), imported only here: they come with tritonclient."""
+    """(model_config_pb2, text_format), imported only here: they come with tritonclient, which the
+    rest of edgefer does not need."""
     try:
         from google.protobuf import text_format
         from tritonclient.grpc import model_config_pb2
@@ -65,8 +79,9 @@ def _pb() -> tuple[Any, Any]:
     return model_config_pb2, text_format
 
 
-def _graph(onnx_path: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """(inputs, outputs, metadata) of an exported ONNX; refused unless axis 0 is the batch."""
+def _graph(onnx_path: Path) -> tuple[dict[str, TensorSpec], dict[str, TensorSpec], dict[str, Any]]:
+    """(inputs, outputs, metadata) of an exported ONNX; refused unless axis 0 of every tensor is the
+    batch, since Triton's ``max_batch_size`` supplies that axis itself."""
     from edgefer.onnx_meta import graph_specs, load_onnx, model_metadata, resolve_metadata
 
     model = load_onnx(onnx_path)
@@ -85,30 +100,34 @@ def _graph(onnx_path: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, A
     return inputs, outputs, meta
 
 
+def _tensor_dims(spec: TensorSpec) -> list[int]:
+    """Triton's dims of a tensor: without the batch axis, -1 for any other dynamic axis."""
+    return [d if d is not None else -1 for d in spec.shape[1:]]
+
+
 def model_config(
     name: str,
     platform: str,
-    inputs: dict[str, Any],
-    outputs: dict[str, Any],
+    inputs: dict[str, TensorSpec],
+    outputs: dict[str, TensorSpec],
     metadata: dict[str, Any],
     options: RepoOptions,
     kind: str | None = None,
 ) -> Any:
-    """The ``ModelConfig`` message of one model (see the module docstring for what it holds)."""
+    """The ``ModelConfig`` message of one model (see the module docstring for what it holds);
+    ``kind`` overrides ``options.kind`` (a plan runs only on a GPU)."""
     pb, _ = _pb()
     config = pb.ModelConfig(name=name, platform=platform, max_batch_size=options.max_batch)
     for spec in inputs.values():
         config.input.add(
-            name=spec.name,
-            data_type=getattr(pb, _TYPES[spec.dtype]),
-            dims=[d if d is not None else -1 for d in spec.shape[1:]],
+            name=spec.name, data_type=getattr(pb, _TYPES[spec.dtype]), dims=_tensor_dims(spec)
         )
     for spec in outputs.values():
         config.output.add(
             name=spec.name,
             data_type=getattr(pb, _TYPES[spec.dtype]),
-            dims=[d if d is not None else -1 for d in spec.shape[1:]],
-            label_filename="labels.txt" if spec.name == OUTPUT_NAME else "",
+            dims=_tensor_dims(spec),
+            label_filename=LABELS if spec.name == OUTPUT_NAME else "",
         )
     batches = sorted({b for b in (1, 4, options.max_batch) if b <= options.max_batch})
     config.dynamic_batching.max_queue_delay_microseconds = options.max_queue_delay_us
@@ -126,20 +145,90 @@ def model_config(
     return config
 
 
+def _check_name(name: str) -> str:
+    """A model name that is one folder inside the repository (no '..', no hidden folder)."""
+    if not name or not name[0].isalnum() or not all(c.isalnum() or c in "._-" for c in name):
+        raise EdgeferError(
+            f"a model name starts with a letter or digit and holds only those, '.', '_', '-': "
+            f"{name!r}"
+        )
+    return name
+
+
+def _claim_folder(folder: Path, file_name: str, source: Path, force: bool) -> None:
+    """Make ``folder`` ours to write: empty, absent, or already serving these very bytes (so a
+    re-run with other options updates the config); another model there needs ``force``, which
+    removes it whole so no stale version folder stays behind."""
+    if not folder.exists() or (folder.is_dir() and not any(folder.iterdir())):
+        return
+    served = folder / "1" / file_name
+    if served.is_file() and file_sha256(served) == file_sha256(source):
+        return
+    if not force:
+        raise EdgeferError(
+            f"{folder} already holds another model: choose another --name or give --force"
+        )
+    if folder.is_dir():
+        shutil.rmtree(folder)
+    else:
+        folder.unlink()
+
+
 def _write_model(
     folder: Path, config: Any, file_name: str, source: Path, labels: list[str], force: bool
 ) -> list[Path]:
+    """Write one model folder, each file atomically, the config last: a folder with a config is a
+    complete model."""
     _, text_format = _pb()
-    config_path = folder / "config.pbtxt"
-    if config_path.is_file() and not force:
-        raise EdgeferError(f"{folder} already holds a model: choose another --name or give --force")
-    (folder / "1").mkdir(parents=True, exist_ok=True)
-    target = folder / "1" / file_name
+    _claim_folder(folder, file_name, source, force)
+    target, labels_path, config_path = (
+        folder / "1" / file_name,
+        folder / LABELS,
+        folder / "config.pbtxt",
+    )
     with atomic_path(target) as tmp:
         shutil.copyfile(source, tmp)
-    atomic_write_text(folder / "labels.txt", "".join(f"{label}\n" for label in labels))
+    atomic_write_text(labels_path, "".join(f"{label}\n" for label in labels))
     atomic_write_text(config_path, text_format.MessageToString(config))
-    return [config_path, target, folder / "labels.txt"]
+    return [config_path, target, labels_path]
+
+
+def _profile_max_batch(record: dict[str, Any]) -> int:
+    """The largest batch the plan's profile admits: the max shapes' batch axis (``profile_shapes``,
+    as build-engine records them), else its ``max_batch``; 0 when the sidecar records neither."""
+    shapes = record.get("profile_shapes")
+    if isinstance(shapes, dict) and shapes:
+        try:
+            return min(int(triple[2][0]) for triple in shapes.values())
+        except (TypeError, ValueError, IndexError):
+            raise EdgeferError("the plan's sidecar has unreadable profile_shapes") from None
+    return int(record.get("max_batch") or 0)
+
+
+def _check_plan(plan: Path, onnx_path: Path, options: RepoOptions) -> _Plan:
+    """Refuse a plan that Triton could not serve as this model at ``options.max_batch``: not a
+    TensorRT plan from build-engine, built from another ONNX, or a profile smaller than the batch."""
+    if plan.suffix not in (".plan", ".engine") or not plan.is_file():
+        raise EdgeferError(f"--plan takes a TensorRT .plan/.engine from build-engine, got {plan}")
+    record = read_sidecar(plan)  # a plan without its sidecar, or a changed one, is refused here
+    if record.get("runtime") != "tensorrt":
+        raise EdgeferError(f"{plan.name} is not a TensorRT plan (runtime {record.get('runtime')})")
+    source = file_sha256(onnx_path)
+    if record.get("source_onnx_sha256") != source:
+        raise EdgeferError(
+            f"{plan.name} was built from another model (source sha256 "
+            f"{record.get('source_onnx_sha256')}, {onnx_path.name} is {source}): build it from "
+            f"{onnx_path.name}"
+        )
+    profile = _profile_max_batch(record)
+    if profile < 1:
+        raise EdgeferError(f"{plan.name}: its sidecar records no optimisation profile (max_batch)")
+    if options.max_batch > profile:
+        raise EdgeferError(
+            f"--max-batch {options.max_batch} exceeds the plan's profile (batches 1..{profile}): "
+            f"give --max-batch {profile} or rebuild with build-engine --max-batch"
+        )
+    return _Plan(plan, profile, record)
 
 
 def write_triton_model(
@@ -150,110 +239,154 @@ def write_triton_model(
     plan: str | Path | None = None,
     force: bool = False,
 ) -> list[Path]:
-    """Add one exported ONNX (and optionally its TensorRT plan) to the repository ``repo``; return the
-    files written."""
+    """Add one exported ONNX as ``repo/<name>`` (and its TensorRT plan as ``repo/<name>_trt``);
+    return the files written. Everything is checked before the first file is written, so a refused
+    plan leaves the repository as it was."""
     options = options or RepoOptions()
     source = Path(onnx_path)
     if source.suffix != ".onnx" or not source.is_file():
         raise EdgeferError(f"a Triton repository takes an exported .onnx model, got {source}")
-    name = name or source.stem
-    if not name or not all(c.isalnum() or c in "._-" for c in name):
-        raise EdgeferError(f"a model name may hold letters, digits, '.', '_', '-': {name!r}")
+    name = _check_name(name or source.stem)
     inputs, outputs, meta = _graph(source)
-    labels = list(meta["class_names"])
-    repo = Path(repo)
+    checked = _check_plan(Path(plan), source, options) if plan is not None else None
+    labels, repo = list(meta["class_names"]), Path(repo)
     config = model_config(name, "onnxruntime_onnx", inputs, outputs, meta, options)
     written = _write_model(repo / name, config, "model.onnx", source, labels, force)
-    if plan is not None:
-        written += _write_plan(
-            Path(plan), repo, f"{name}_trt", inputs, outputs, meta, options, force
+    if checked is not None:
+        plan_meta = {
+            **meta,
+            "precision": checked.record.get("precision", "unknown"),
+            "backend": "tensorrt",
+            "max_batch": checked.max_batch,
+            "plan_sha256": checked.record.get("file_sha256"),
+        }
+        plan_config = model_config(
+            name + PLAN_SUFFIX, "tensorrt_plan", inputs, outputs, plan_meta, options, "KIND_GPU"
+        )
+        written += _write_model(
+            repo / (name + PLAN_SUFFIX), plan_config, "model.plan", checked.path, labels, force
         )
     return written
 
 
-def _write_plan(
-    plan: Path,
-    repo: Path,
-    name: str,
-    inputs: dict[str, Any],
-    outputs: dict[str, Any],
-    meta: dict[str, Any],
-    options: RepoOptions,
-    force: bool,
-) -> list[Path]:
-    if plan.suffix not in (".plan", ".engine") or not plan.is_file():
-        raise EdgeferError(f"--plan takes a TensorRT .plan/.engine from build-engine, got {plan}")
-    record = read_sidecar(plan)  # a plan without its sidecar, or a changed one, is refused here
-    profile = int(record.get("max_batch") or 0)
-    if profile < 1:
-        raise EdgeferError(f"{plan.name}: its sidecar records no optimisation profile (max_batch)")
-    if options.max_batch > profile:
-        raise EdgeferError(
-            f"--max-batch {options.max_batch} exceeds the plan's profile (batches 1..{profile}): "
-            f"give --max-batch {profile} or rebuild with build-engine --max-batch"
-        )
-    plan_meta = {**meta, "precision": record.get("precision", "unknown"), "backend": "tensorrt"}
-    config = model_config(name, "tensorrt_plan", inputs, outputs, plan_meta, options, "KIND_GPU")
-    labels = list(meta["class_names"])
-    return _write_model(repo / name, config, "model.plan", plan, labels, force)
-
-
 def check_repository(repo: str | Path) -> list[str]:
-    """Problems of every model in ``repo``, as lines (empty: all fine). Each ``config.pbtxt`` is
-    parsed with Triton's own protobuf schema and compared with the ONNX it serves."""
-    pb, text_format = _pb()
+    """Problems of every model in ``repo``, one line each (empty: all fine). Each ``config.pbtxt`` is
+    parsed with Triton's own protobuf schema, so a misspelt field is caught here rather than when
+    tritonserver refuses to load it, and compared with the ONNX it serves. A missing repository is
+    an :class:`EdgeferError`."""
     repo = Path(repo)
-    problems: list[str] = []
+    if not repo.is_dir():
+        raise EdgeferError(f"no model repository at {repo}")
     configs = sorted(repo.glob("*/config.pbtxt"))
     if not configs:
         return [f"{repo}: no model folder with a config.pbtxt"]
-    onnx_by_name: dict[str, Path] = {}
+    problems: list[str] = []
     for path in configs:
-        where = path.parent.name
-        try:
-            config = text_format.Parse(path.read_text(), pb.ModelConfig())
-        except text_format.ParseError as exc:
-            problems.append(f"{where}: config.pbtxt does not parse: {exc}")
-            continue
-        if config.name != where:
-            problems.append(f"{where}: config names the model {config.name!r}")
-        if config.max_batch_size < 1:
-            problems.append(f"{where}: max_batch_size {config.max_batch_size} (needs >= 1)")
-        if METADATA_PARAMETER not in config.parameters:
-            problems.append(f"{where}: no {METADATA_PARAMETER} parameter")
-        labels = path.parent / "labels.txt"
-        if not labels.is_file():
-            problems.append(f"{where}: labels.txt is missing")
-        if config.platform == "onnxruntime_onnx":
-            onnx = path.parent / "1" / "model.onnx"
-            onnx_by_name[where] = onnx
-            if not onnx.is_file():
-                problems.append(f"{where}: 1/model.onnx is missing")
-                continue
-            problems += _against_onnx(where, config, onnx, pb)
-        elif config.platform == "tensorrt_plan":
-            if not (path.parent / "1" / "model.plan").is_file():
-                problems.append(f"{where}: 1/model.plan is missing")
-        else:
-            problems.append(f"{where}: platform {config.platform!r} is not one edgefer writes")
+        problems += _check_model(path.parent)
     return problems
 
 
-def _against_onnx(where: str, config: Any, onnx: Path, pb: Any) -> list[str]:
-    inputs, outputs, meta = _graph(onnx)
+def _parse_config(folder: Path) -> Any:
+    """The folder's ``config.pbtxt`` as a ``ModelConfig``; a parse error is raised as one line."""
+    pb, text_format = _pb()
+    try:
+        return text_format.Parse((folder / "config.pbtxt").read_text(), pb.ModelConfig())
+    except text_format.ParseError as exc:
+        raise EdgeferError(f"config.pbtxt does not parse: {exc}") from None
+
+
+def _check_model(folder: Path) -> list[str]:
+    """Problems of one model folder, each prefixed with the model's name."""
+    try:
+        config = _parse_config(folder)
+        problems = _check_config(folder, config)
+    except EdgeferError as exc:
+        problems = [str(exc)]
+    return [f"{folder.name}: {p}" for p in problems]
+
+
+def _check_config(folder: Path, config: Any) -> list[str]:
+    problems = []
+    if config.name != folder.name:
+        problems.append(f"config names the model {config.name!r}")
+    if config.max_batch_size < 1:
+        problems.append(f"max_batch_size {config.max_batch_size} (needs >= 1)")
+    too_big = [b for b in config.dynamic_batching.preferred_batch_size if b > config.max_batch_size]
+    if too_big:
+        problems.append(f"preferred_batch_size {too_big} exceeds max_batch_size")
+    file_name = _FILES.get(config.platform)
+    if file_name is None:
+        return [*problems, f"platform {config.platform!r} is not one edgefer writes"]
+    if not (folder / "1" / file_name).is_file():
+        return [*problems, f"1/{file_name} is missing"]
+    meta = _served_metadata(config)
+    problems += _check_labels(folder, meta)
+    if config.platform == "tensorrt_plan":
+        problems += _check_plan_config(folder, config, meta)
+    else:
+        problems += _against_onnx(config, folder / "1" / file_name, meta)
+    return problems
+
+
+def _served_metadata(config: Any) -> dict[str, Any]:
+    """The edgefer metadata a client will read from the config; absent or not JSON is an error."""
+    if METADATA_PARAMETER not in config.parameters:
+        raise EdgeferError(f"no {METADATA_PARAMETER} parameter")
+    try:
+        meta = json.loads(config.parameters[METADATA_PARAMETER].string_value)
+    except json.JSONDecodeError as exc:
+        raise EdgeferError(f"{METADATA_PARAMETER} is not JSON ({exc})") from None
+    if not isinstance(meta, dict) or "class_names" not in meta:
+        raise EdgeferError(f"{METADATA_PARAMETER} has no class_names")
+    return meta
+
+
+def _check_labels(folder: Path, meta: dict[str, Any]) -> list[str]:
+    labels_path = folder / LABELS
+    if not labels_path.is_file():
+        return [f"{LABELS} is missing"]
+    labels = labels_path.read_text().splitlines()
+    if labels != list(meta["class_names"]):
+        return [f"{LABELS} {labels} is not the model's classes {meta['class_names']}"]
+    return []
+
+
+def _io_problems(
+    config: Any, inputs: dict[str, TensorSpec], outputs: dict[str, TensorSpec]
+) -> list[str]:
+    """Where the config's inputs/outputs (names, types, dims) differ from the graph's."""
+    pb, _ = _pb()
     problems = []
     for kind, declared, graph in (
         ("input", config.input, inputs),
         ("output", config.output, outputs),
     ):
         got = {t.name: (pb.DataType.Name(t.data_type), list(t.dims)) for t in declared}
-        want = {
-            s.name: (_TYPES[s.dtype], [d if d is not None else -1 for d in s.shape[1:]])
-            for s in graph.values()
-        }
+        want = {s.name: (_TYPES[s.dtype], _tensor_dims(s)) for s in graph.values()}
         if got != want:
-            problems.append(f"{where}: {kind}s {got} do not match the ONNX's {want}")
-    labels = (onnx.parent.parent / "labels.txt").read_text().split()
-    if labels != list(meta["class_names"]):
-        problems.append(f"{where}: labels.txt {labels} is not the model's {meta['class_names']}")
+            problems.append(f"{kind}s {got} do not match the ONNX's {want}")
+    return problems
+
+
+def _against_onnx(config: Any, onnx: Path, meta: dict[str, Any]) -> list[str]:
+    inputs, outputs, onnx_meta = _graph(onnx)
+    problems = _io_problems(config, inputs, outputs)
+    if meta != onnx_meta:
+        problems.append(f"{METADATA_PARAMETER} is not the metadata inside {onnx.name}")
+    return problems
+
+
+def _check_plan_config(folder: Path, config: Any, meta: dict[str, Any]) -> list[str]:
+    """A plan model against its profile (recorded in its metadata) and, when the repository holds
+    it, the ONNX model it was built from (``<name>`` beside ``<name>_trt``)."""
+    problems = []
+    profile = int(meta.get("max_batch") or 0)
+    if profile and config.max_batch_size > profile:
+        problems.append(
+            f"max_batch_size {config.max_batch_size} exceeds the plan's profile {profile}"
+        )
+    base = folder.parent / folder.name.removesuffix(PLAN_SUFFIX) / "1" / "model.onnx"
+    if folder.name.endswith(PLAN_SUFFIX) and base.is_file():
+        inputs, outputs, _ = _graph(base)
+        problems += _io_problems(config, inputs, outputs)
     return problems

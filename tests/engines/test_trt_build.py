@@ -327,8 +327,7 @@ def test_rebuild_on_mismatch_keeps_the_original_build_options(
     """Defect: the rebuild of a plan that no longer fits dropped max batch, workspace and the
     rest of the original build options. Here TensorRT is upgraded under an existing plan, and
     opening it as ``edgefer run`` does rebuilds it with the options it was built with."""
-    from edgefer.engines.build import TrtOptions, build_engine
-    from edgefer.engines.open import open_engine
+    from edgefer.engines.build import TrtOptions, build_engine, open_or_rebuild
 
     gpu = install(monkeypatch, "10")
     options = TrtOptions(max_batch=4, workspace_mb=64, timing_cache=tmp_path / "timing.cache")
@@ -342,7 +341,7 @@ def test_rebuild_on_mismatch_keeps_the_original_build_options(
     upgraded = install(monkeypatch, "10.4.0", device=gpu.device)
     gpu.calls.clear()
     with pytest.warns(UserWarning) as seen:
-        engine = open_engine(built.path, rebuild_on_mismatch=True)
+        engine = open_or_rebuild(built.path)
     said = [str(w.message) for w in seen]
     assert any("does not fit this machine (" in m and "runtime_version" in m for m in said)
     with engine:
