@@ -496,7 +496,13 @@ def _triton_table(
         ("repository", str(repo)),
         ("source", str(source)),
         *([("parity", parity)] if parity else []),
-        *((f"model {m.name}", ", ".join(str(p.relative_to(repo)) for p in written if m in p.parents)) for m in models),
+        *(
+            (
+                f"model {m.name}",
+                ", ".join(str(p.relative_to(repo)) for p in written if m in p.parents),
+            )
+            for m in models
+        ),
         ("max_batch_size", str(options.max_batch)),
         ("dynamic batching", f"queue delay {options.max_queue_delay_us} us"),
         (
