@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -139,7 +140,7 @@ def test_ctrl_c_stops_cleanly_with_the_video_finalised(flv, tmp_path):
     assert not list(tmp_path.glob(".*partial*"))
 
 
-def test_demo_runs_the_packaged_clips_with_the_default_int8_engine(tmp_path):
+def test_demo_runs_the_packaged_clips_with_the_precision_auto_picks(tmp_path):
     save = tmp_path / "demo" / "demo.mp4"
     result = run_cli("run", "--demo", "--save", str(save))
     assert result.returncode == 0, result.stderr
@@ -154,6 +155,11 @@ def test_demo_runs_the_packaged_clips_with_the_default_int8_engine(tmp_path):
         assert {fields[3], fields[5]} <= {"negative", "neutral", "positive"}  # unmasked, masked
         assert {fields[4], fields[6]} <= {"ok", "x"}
     assert "accuracy unmasked " in out and "accuracy masked (synthetic mask) " in out
-    assert "int8" in out  # the default engine: the shipped middle model, INT8
+    # the default engine: the shipped middle model at the precision auto measured (once) here
+    said = re.search(r"precision auto -> (fp32|fp16|int8) \(", result.stderr)
+    assert said is not None, result.stderr
+    fused = next(line for line in out.splitlines() if line.startswith("engine fused:"))
+    chosen = said.group(1)
+    assert ("middle.onnx" in fused) if chosen == "fp32" else (f"-onnxruntime-{chosen}-" in fused)
     assert "p99 ms" in out
     assert frame_count(save) == 2 * 379  # every clip unmasked, then with a synthetic mask
