@@ -4,7 +4,8 @@ Usage: python benchmarks/soak.py [--frames 10000] [--every 250] [--out benchmark
 
 One demo clip (480x360, with its sound track) looped through the full loop,
 :func:`edgefer.live.loop.run_live`, for ``--frames`` frames, offline (every frame, audio looped at
-media time): detection, voice windows, the default INT8 engine and its fall-backs, smoothing, the
+media time): YuNet detection, voice windows, the default engine (``--precision auto``) and its
+fall-backs, smoothing, the
 overlay, and an mp4 written (to a temporary file, deleted afterwards). Records are passed on, not
 kept, as a long ``--json`` run would. The resident set size (RSS) of the process is sampled every
 ``--every`` frames (psutil when installed, else ``VmRSS`` from /proc/self/status). A leak shows as a
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from edgefer.engines.artifact import atomic_write_text
 from edgefer.live.demo import demo_clips
 from edgefer.live.engines import default_engine
 from edgefer.live.loop import RunConfig, run_live
@@ -67,7 +69,8 @@ def markdown(result: dict[str, Any]) -> str:
             "# Live loop soak",
             "",
             f"{result['created']}: {result['frames']} frames of `{result['clip']}` looped through "
-            f"the full loop (offline, sound track, INT8 engine, overlay, mp4 written) in "
+            f"the full loop (offline, sound track, {result['detector']} detector, engine "
+            f"`{result['engine']}`, overlay, mp4 written) in "
             f"{result['seconds']:.0f} s ({result['fps']:.1f} FPS); load average "
             f"{result['load_average']['start']} at the start, {result['load_average']['end']} at "
             "the end.",
@@ -95,7 +98,8 @@ def main() -> None:
     args = parser.parse_args()
     load_start = [round(v, 2) for v in os.getloadavg()]
     clip = demo_clips()[0]
-    engine, note = default_engine("int8", log=print)
+    defaults = RunConfig()
+    engine, note = default_engine(defaults.precision, log=print, threads=defaults.threads)
     samples: list[tuple[int, float]] = []  # the first after one frame: engines loaded, loop running
 
     def on_record(record: dict[str, Any]) -> None:
@@ -122,6 +126,7 @@ def main() -> None:
         "seconds": round(seconds, 1),
         "fps": round(summary.fps, 2),
         "engine": summary.engines.get("fused"),
+        "detector": defaults.detector,
         "engine_note": note,
         "events": summary.events,
         "video_written_mb": round(saved_mb, 1),
@@ -135,8 +140,8 @@ def main() -> None:
         "stages_ms": summary.timer.summary(),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(result))
+    atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
+    atomic_write_text(args.out.with_suffix(".md"), markdown(result))
     print(
         f"{summary.frames} frames in {seconds:.0f} s; RSS {mb[0]:.1f} -> {mb[-1]:.1f} MB "
         f"(max {max(mb):.1f}), slope {result['slope_mb_per_1000_frames']:+.3f} MB/1000 frames; "
