@@ -264,3 +264,14 @@ def test_an_unreadable_model_is_one_line_before_the_server_starts(tmp_path):
         server.start()
     out = [line for line in server.output().splitlines() if line.strip()]
     assert len(out) == 1 and "cannot load broken.onnx" in out[0], out
+
+
+def test_ctrl_c_stops_the_server_as_cleanly_as_sigterm():
+    import signal
+
+    server = ServerProcess(["face"]).start()
+    assert server.process is not None
+    server.process.send_signal(signal.SIGINT)  # what Ctrl-C in its terminal sends
+    assert server.process.wait(30) == 0
+    assert "stopped: tritonserver shut down, engines closed" in server.output()
+    server.stop()
