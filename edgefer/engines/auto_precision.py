@@ -24,9 +24,9 @@ cores, GPU), the thread count and the rule, so later runs reuse it and a new mac
 
 from __future__ import annotations
 
+import functools
 import json
 import statistics
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -176,7 +176,10 @@ def load_choice(path: Path) -> AutoChoice | None:
 def time_engines(
     engines: dict[str, Any], calls: int, rounds: int = 10, warmup: int = 10
 ) -> dict[str, float]:
-    """Median ms per call of each engine on one fixed batch-1 input, interleaved in ``rounds``."""
+    """Median ms per call of each engine on one fixed batch-1 input: the benchmark's own interleaved
+    rounds (:mod:`edgefer.bench.measure`), so drift in machine load falls on every engine alike."""
+    from edgefer.bench.measure import Task, interleave, warm_up
+
     if not engines:
         return {}
     first = next(iter(engines.values()))
@@ -185,18 +188,14 @@ def time_engines(
         name: rng.standard_normal((1, *[d or 1 for d in spec.shape[1:]])).astype(np.float32)
         for name, spec in first.inputs.items()
     }
-    samples: dict[str, list[float]] = {name: [] for name in engines}
-    for engine in engines.values():
-        for _ in range(warmup):
-            engine.predict(batch)
     per_round = max(1, calls // rounds)
-    for _ in range(rounds):
-        for name, engine in engines.items():
-            for _ in range(per_round):
-                started = time.perf_counter()
-                engine.predict(batch)
-                samples[name].append((time.perf_counter() - started) * 1e3)
-    return {name: statistics.median(values) for name, values in samples.items()}
+    tasks = [
+        Task(name, functools.partial(engine.predict, batch), per_round=per_round)
+        for name, engine in engines.items()
+    ]
+    warm_up(tasks, calls=warmup)
+    interleave(tasks, rounds)
+    return {task.key: float(statistics.median(task.times_ms)) for task in tasks}
 
 
 def choose_precision(
@@ -274,12 +273,11 @@ def choose_precision(
         raise EdgeferError(
             f"auto precision: the FP32 engine could not be made ({found['fp32'][3]})"
         )
-    options: dict[str, Any] = {"intra_op_threads": threads} if backend == "onnxruntime" else {}
     engines: dict[str, Any] = {}
     try:
         for precision, (path, _, passed, _) in found.items():
             if passed and path is not None:
-                engines[precision] = open_engine(path, **options)
+                engines[precision] = open_engine(path, threads)
         medians = time_engines(engines, calls)
     finally:
         for engine in engines.values():

@@ -351,7 +351,7 @@ def _cached(path: Path, key: str) -> dict[str, Any] | None:
     return record if record.get("cache_key") == key else None
 
 
-def open_or_rebuild(path: str | Path, **options: Any) -> Any:
+def open_or_rebuild(path: str | Path, threads: int | None = None, **options: Any) -> Any:
     """:func:`~edgefer.engines.open.open_engine`, except that a TensorRT plan that no longer fits
     this machine (another GPU or TensorRT version) is rebuilt in place by :func:`rebuild_plan` and
     opened again: what the live loop wants from a plan it was given."""
@@ -359,13 +359,13 @@ def open_or_rebuild(path: str | Path, **options: Any) -> Any:
     from edgefer.engines.trt_module import tensorrt_installed
 
     try:
-        return open_engine(path, **options)
+        return open_engine(path, threads, **options)
     except EdgeferError as exc:
         path = Path(path)
         if path.suffix not in BACKENDS["tensorrt"].suffixes or not tensorrt_installed():
             raise
         rebuild_plan(path, exc)
-        return open_engine(path, **options)
+        return open_engine(path, threads, **options)
 
 
 def rebuild_plan(path: Path, why: EdgeferError) -> None:

@@ -43,10 +43,11 @@ def runtime_version(backend: str) -> str:
     return package_version("tensorrt", ("tensorrt", "tensorrt-cu12", "tensorrt-libs")) or "?"
 
 
-def open_engine(path: str | Path, **options: Any) -> Engine:
+def open_engine(path: str | Path, threads: int | None = None, **options: Any) -> Engine:
     """Open an engine file with the backend its suffix names; ``options`` go to the backend
-    (``providers``, ``intra_op_threads`` for ONNX Runtime). A ``grpc://`` or ``http://`` URL
-    opens a model on a Triton server (:mod:`edgefer.engines.triton`); file options do not apply."""
+    (``providers`` for ONNX Runtime). ``threads`` is ONNX Runtime's intra-op thread count; a
+    TensorRT plan or a ``grpc://``/``http://`` model on a Triton server
+    (:mod:`edgefer.engines.triton`) has none, so callers need not ask which backend they open."""
     from edgefer.engines.triton import is_remote
 
     if is_remote(path):
@@ -65,6 +66,8 @@ def open_engine(path: str | Path, **options: Any) -> Engine:
     if kind == "onnxruntime":
         from edgefer.engines.onnxruntime import OrtEngine
 
+        if threads is not None:
+            options["intra_op_threads"] = threads
         return OrtEngine(path, **options)
     if kind != "tensorrt":
         known = ", ".join(known_suffixes())

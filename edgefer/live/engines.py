@@ -81,15 +81,10 @@ def default_engine(
 
 
 def _open_one(path: Path | str, threads: int | None) -> Any:
-    from edgefer.engines.open import open_engine
-
-    if isinstance(path, str):  # a grpc:// or http:// model on a Triton server
-        return open_engine(path)
-    if path.suffix == ".onnx":
-        return open_engine(path, intra_op_threads=threads)
+    """A file or a served model; a TensorRT plan that no longer fits this machine is rebuilt."""
     from edgefer.engines.build import open_or_rebuild
 
-    return open_or_rebuild(path)
+    return open_or_rebuild(path, threads)
 
 
 def _given(value: Path | str | None) -> Path | str | None | bool:

@@ -181,14 +181,6 @@ def _bind(triton: Any, model: ServedModel, options: ServeOptions) -> None:
     _attach_metadata(triton, model.name, metadata)
 
 
-def _open(path: Path, threads: int | None) -> Any:
-    from edgefer.engines.open import open_engine
-
-    if path.suffix == ".onnx":
-        return open_engine(path, intra_op_threads=threads)
-    return open_engine(path)
-
-
 def serve(
     models: dict[str, Path],
     options: ServeOptions,
@@ -196,6 +188,8 @@ def serve(
     on_ready: Callable[[list[ServedModel], dict[str, str]], None] | None = None,
 ) -> None:
     """Host ``models`` until ``stop`` is set or the server dies; every engine is closed after."""
+    from edgefer.engines.open import open_engine
+
     try:
         from pytriton.triton import Triton, TritonConfig
     except ImportError as exc:
@@ -214,7 +208,7 @@ def serve(
         for name, path in models.items():
             model = ServedModel(name, path)
             served.append(model)
-            model.engines = [_open(path, options.threads) for _ in range(options.instances)]
+            model.engines = [open_engine(path, options.threads) for _ in range(options.instances)]
         _libpython_on_path()
         config = TritonConfig(
             http_address=options.address,
