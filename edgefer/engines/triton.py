@@ -23,11 +23,11 @@ import numpy as np
 
 from edgefer.engines.base import Engine, TensorSpec
 from edgefer.errors import EdgeferError
-from edgefer.serving import METADATA_PARAMETER, OUTPUT_NAME
+from edgefer.serving import METADATA_PARAMETER, OUTPUT_NAME, TRITON_TYPES
 
 SCHEMES = ("grpc", "http")
 DEFAULT_PORTS = {"grpc": 8001, "http": 8000}
-_DTYPES = {"TYPE_FP32": "float32", "TYPE_FP16": "float16"}
+_DTYPES = {triton: dtype for dtype, triton in TRITON_TYPES.items()}
 
 
 def is_remote(target: object) -> bool:

@@ -10,3 +10,5 @@ preprocessing and labels of a model it has never seen as a file.
 
 METADATA_PARAMETER = "edgefer_metadata"
 OUTPUT_NAME = "probs"
+# NumPy dtype of an engine tensor -> Triton's data type name (model configs and client replies).
+TRITON_TYPES = {"float32": "TYPE_FP32", "float16": "TYPE_FP16"}

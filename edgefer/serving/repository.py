@@ -26,12 +26,12 @@ from typing import Any
 from edgefer.engines.artifact import atomic_path, atomic_write_text, file_sha256, read_sidecar
 from edgefer.engines.base import TensorSpec
 from edgefer.errors import EdgeferError
-from edgefer.serving import METADATA_PARAMETER, OUTPUT_NAME
+from edgefer.serving import METADATA_PARAMETER, OUTPUT_NAME, TRITON_TYPES
 
 KINDS = {"gpu": "KIND_GPU", "cpu": "KIND_CPU", "auto": "KIND_AUTO"}
 PLAN_SUFFIX = "_trt"
 LABELS = "labels.txt"
-_TYPES = {"float32": "TYPE_FP32", "float16": "TYPE_FP16"}
+_TYPES = TRITON_TYPES
 _FILES = {"onnxruntime_onnx": "model.onnx", "tensorrt_plan": "model.plan"}
 
 
