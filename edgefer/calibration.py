@@ -237,9 +237,9 @@ def build_calibration_set(
     clip serves several faces (``meta['distinct']`` says how many distinct files each input uses).
     """
     from edgefer.data.arrays import load_voice_array
+    from edgefer.data.datasplit import split_faces, split_voices
     from edgefer.data.pairing import pair_by_class
     from edgefer.evalsets import data_config
-    from edgefer.training.prepare import split_faces, split_voices
 
     names = tuple(inputs)
     if n < 1 or not names or not set(names) <= {"face", "voice"}:

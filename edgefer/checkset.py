@@ -20,12 +20,15 @@ import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edgefer.errors import EdgeferError
 from edgefer.spec import PreprocessSpec
+
+if TYPE_CHECKING:
+    from edgefer.data.evalset import EvalSet
 
 CHECKSET_DIR = Path(__file__).resolve().parent / "assets" / "checkset"
 DEFAULT_PER_CLASS = 120  # 360 face/voice pairs: ~4 MB as float16, one sample = 0.28 points
@@ -79,6 +82,7 @@ def make_checkset(
     masking, test actors, seeded pairing) at ``per_class`` per class and save it atomically."""
     from edgefer import __version__
     from edgefer.calibration import content_digest
+    from edgefer.data.evalset import heldout_mask_seed
     from edgefer.engines.artifact import atomic_path, write_sidecar
     from edgefer.evalsets import data_config, heldout_set
 
@@ -107,7 +111,7 @@ def make_checkset(
         "class_counts": counts,
         "seed": seed,
         "mask_fraction": 1.0,
-        "mask_seed": seed + 2,
+        "mask_seed": heldout_mask_seed(seed),
         "spec_digest": spec.digest(),
         "digest": digest,
         "n": len(data),
@@ -130,12 +134,12 @@ def make_checkset(
 
 def load_checkset(
     path: str | Path, spec_digest: str, inputs: Sequence[str]
-) -> tuple[Any, HeldoutInfo]:
-    """The stored set as an :class:`~edgefer.training.batches.EvalSet` holding ``inputs``, checked
+) -> tuple[EvalSet, HeldoutInfo]:
+    """The stored set as an :class:`~edgefer.data.evalset.EvalSet` holding ``inputs``, checked
     against its sidecar hash, its content digest and the model's ``spec_digest``."""
     from edgefer.calibration import content_digest
+    from edgefer.data.evalset import EvalSet
     from edgefer.engines.artifact import read_sidecar
-    from edgefer.training.batches import EvalSet
 
     path = Path(path)
     if not path.is_file():
@@ -173,7 +177,7 @@ def heldout_for(
     faces_root: str | Path | None = None,
     voices_roots: Sequence[str | Path] | None = None,
     progress: Progress | None = None,
-) -> tuple[Any, HeldoutInfo]:
+) -> tuple[EvalSet, HeldoutInfo]:
     """The dataset's held-out set when the dataset is there (or folders are given), else the
     shipped check set for ``spec``; refuses with one line when neither exists."""
     from edgefer.evalsets import data_config, heldout_set

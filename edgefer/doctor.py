@@ -62,7 +62,7 @@ def microphone_rows() -> list[tuple[str, str, str]]:
     except Exception as exc:  # a broken install must not end the doctor either
         return [("microphones", "error", f"sounddevice fails to import: {exc}")]
     try:
-        from edgefer.live.microphone import input_devices
+        from edgefer.live.mic_devices import input_devices
 
         devices = input_devices()
     except Exception as exc:  # PortAudio failing to list devices must not end the doctor

@@ -17,11 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edgefer.data.arrays import load_face_array, load_voice_array
+from edgefer.data.datasplit import DataSplit
+from edgefer.data.evalset import EvalSet, eval_set, heldout_arrays
 from edgefer.spec import PreprocessSpec
-from edgefer.training.batches import EvalSet, eval_set
-from edgefer.training.config import TrainConfig
-from edgefer.training.prepare import split_faces, split_voices
 
 Progress = Callable[[str, int, int], None]
 Predict = Callable[[dict[str, np.ndarray]], np.ndarray]
@@ -32,23 +30,16 @@ def data_config(
     faces_root: str | Path | None = None,
     voices_roots: Sequence[str | Path] | None = None,
     limit_per_class: int | None = None,
-) -> TrainConfig:
-    """The training config whose splits we reuse (default actors and fractions), checked paths."""
-    config = TrainConfig(
-        output=Path("."),
+) -> DataSplit:
+    """Training's default splits (actors and fractions) over these folders, paths checked."""
+    split = DataSplit(
         faces=Path(faces_root) if faces_root is not None else None,
         voices=tuple(Path(v) for v in voices_roots or ()),
         seed=seed,
         limit_per_class=limit_per_class,
     )
-    config.check_paths()
-    return config
-
-
-def _reporter(progress: Progress | None, label: str) -> Callable[[int, int], None] | None:
-    if progress is None:
-        return None
-    return lambda done, total: progress(label, done, total)
+    split.check_paths()
+    return split
 
 
 def heldout_set(
@@ -63,23 +54,15 @@ def heldout_set(
 ) -> EvalSet:
     """Real held-out inputs for a model taking ``inputs`` (``face``, ``voice`` or both), with labels.
 
-    Faces are masked as in training's ``test_masked`` (seed + 2), voices come from the test actors,
-    and two-input sets pair each face with a voice of its class (``eval_set``'s seeded pairing).
+    The arrays are :func:`~edgefer.data.evalset.heldout_arrays`' (faces masked as training's
+    ``test_masked``, voices of the test actors); two-input sets pair each face with a voice of its
+    class (``eval_set``'s seeded pairing).
     """
     names = tuple(inputs)
-    config = data_config(seed, faces_root, voices_roots, limit_per_class)
-    faces = voices = None
-    if "face" in names:
-        test = split_faces(config)["test"]
-        fraction = 1.0 if masked else 0.0
-        faces = load_face_array(
-            test, spec, fraction, seed + 2, _reporter(progress, "held-out faces")
-        )
-    if "voice" in names:
-        clips = split_voices(config)["test"]
-        voices = load_voice_array(clips, spec, _reporter(progress, "held-out voices"))
+    split = data_config(seed, faces_root, voices_roots, limit_per_class)
+    held = heldout_arrays(split, spec, names, (masked,), progress)
     fusion = "middle" if len(names) == 2 else names[0]
-    return eval_set(fusion, faces, voices, seed)
+    return eval_set(fusion, held.faces(masked), held.voices, seed)
 
 
 def predict_batched(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from edgefer.errors import EdgeferError
@@ -28,6 +27,8 @@ def read_image(path: str | Path, grey: bool = False) -> np.ndarray:
     # file never reaches training unnoticed.
     if path.suffix.lower() in {".jpg", ".jpeg"} and b"\xff\xd9" not in data[-32:]:
         raise EdgeferError(f"truncated JPEG (no end marker): {path}")
+    import cv2  # here, not at the top: the file indexers import this module only for its suffixes
+
     flag = cv2.IMREAD_GRAYSCALE if grey else cv2.IMREAD_COLOR
     image = cv2.imdecode(np.frombuffer(data, np.uint8), flag) if data else None
     if image is None or image.size == 0:

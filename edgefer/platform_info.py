@@ -1,5 +1,6 @@
 """What this machine has, asked without importing heavy packages: installed package versions (from
-their metadata) and the NVIDIA GPU (from ``nvidia-smi``). ``doctor``, the engine builder's cache key,
+their metadata), the NVIDIA GPU (from ``nvidia-smi``) and whether it is a Jetson (L4T's release
+file or the device tree). ``doctor``, the engine builder's cache key and workspace default,
 ``--precision auto`` and the benchmarks' machine record all ask here, so they agree."""
 
 from __future__ import annotations
@@ -49,3 +50,17 @@ def gpu_info() -> tuple[str | None, str | None]:
 
 def has_gpu() -> bool:
     return gpu_info()[0] is not None or Path("/etc/nv_tegra_release").is_file()
+
+
+def is_jetson(
+    release_file: str | Path = "/etc/nv_tegra_release",
+    model_file: str | Path = "/proc/device-tree/model",
+) -> bool:
+    """True on a Jetson (L4T release file present, or a device-tree model naming Jetson/Tegra)."""
+    if Path(release_file).is_file():
+        return True
+    try:
+        model = Path(model_file).read_bytes().decode(errors="replace").lower()
+    except OSError:
+        return False
+    return "jetson" in model or "tegra" in model

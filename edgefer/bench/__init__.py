@@ -11,7 +11,7 @@ One job per module:
 - :mod:`~edgefer.bench.peak`: the CPU's measured float32 peak;
 - :mod:`~edgefer.bench.profile`: ONNX Runtime's per-op profile (why a ratio is what it is);
 - :mod:`~edgefer.bench.memory`: load time and peak RSS in a fresh process;
-- :mod:`~edgefer.bench.targets`: the issue's targets, and how far and why each is missed;
+- :mod:`~edgefer.bench.targets`: the project's speed and accuracy targets, and how far and why each is missed;
 - :mod:`~edgefer.bench.runner`: the order of it all;
 - :mod:`~edgefer.bench.report` and :mod:`~edgefer.bench.plots`: what is printed and written;
 - :mod:`~edgefer.bench.pipeline`: the live loop's stages on real video+audio.

@@ -16,8 +16,8 @@ from edgefer.engines.artifact import file_sha256
 from edgefer.errors import EdgeferError
 
 # Two ways of calling the Keras model are timed, because they differ ten-fold at batch 1 and a ratio
-# against only one would mislead: ``predict`` (what the target names; it builds a dataset and
-# a step function around every call) and ``predict_on_batch`` (one compiled step).
+# against only one would mislead: ``predict`` (what the speed target against Keras names; it builds
+# a dataset and a step function around every call) and ``predict_on_batch`` (one compiled step).
 MODES: tuple[str, ...] = ("predict", "predict_on_batch")
 
 

@@ -1,4 +1,5 @@
-"""The issue's targets, checked on one run's numbers: met or missed, by how much, and why.
+"""The project's speed and accuracy targets, checked on one run's numbers: met or missed, by how
+much, and why.
 
 Targets (ratios from one interleaved run, so machine drift cancels):
 

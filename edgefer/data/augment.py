@@ -6,7 +6,7 @@ log-mel scale is the quietest level, i.e. silence rather than invented sound.
 
 Face, ``light``: geometric and photometric jitter (flip, rotation, shift, brightness, contrast) with
 the border replicated, since a black wedge is not something a camera crop ever shows. ``strong`` (the
-issue-12 recipe) widens brightness and contrast and adds what a webcam adds and FER2013 lacks: blur
+unseen-people recipe) widens brightness and contrast and adds what a webcam adds and FER2013 lacks: blur
 (defocus, motion, a cheap lens) and a partial occlusion (a hand, a cup, a microphone) over part of
 the face, so the model cannot hang its decision on one patch of pixels.
 

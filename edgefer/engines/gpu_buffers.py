@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import ctypes
+import math
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any, cast
@@ -24,6 +25,11 @@ INSTALL_HINT = (
     "no CUDA Python bindings: pip install 'edgefer[trt]' (cuda-python), or pycuda "
     "(on a Jetson: pip install pycuda, with JetPack's CUDA on PATH)"
 )
+
+
+def batch_nbytes(shape: tuple[int, ...], dtype: Any, batch: int) -> int:
+    """Bytes of ``batch`` samples of a tensor whose first axis is the batch."""
+    return int(batch) * math.prod(int(d) for d in shape[1:]) * int(np.dtype(dtype).itemsize)
 
 
 class DeviceBuffers(abc.ABC):

@@ -3,7 +3,7 @@
 The backend follows from the file type: ``.onnx`` runs on ONNX Runtime, ``.plan``/``.engine`` on
 TensorRT (imported only then, so a machine without it opens ONNX files fine). A TensorRT plan is tied
 to one GPU and TensorRT version; opening one that no longer fits this machine fails here, and
-:func:`edgefer.engines.build.open_or_rebuild` is the function that rebuilds it instead.
+:func:`edgefer.engines.rebuild.open_or_rebuild` is the function that rebuilds it instead.
 """
 
 from __future__ import annotations

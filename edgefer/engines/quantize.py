@@ -7,7 +7,7 @@ TensorRT 8.5-10 and ONNX Runtime also run, and what can be inspected. Two INT8 f
   combination ONNX Runtime's CPU kernels are fastest with (VNNI / NEON dot products).
 - ``target="tensorrt"``: signed, symmetric (zero point 0) activations and weights, per-channel weights,
   float biases; TensorRT only implements symmetric INT8 and dequantises only int8 constants
-  (``edgefer.engines.trt_compat.qdq_report`` checks such a graph the way TensorRT's parser will).
+  (``edgefer.engines.qdq_lint.qdq_report`` checks such a graph the way TensorRT's parser will).
 
 The final ``Softmax`` is left in float in both: quantising probabilities to 1/255 steps creates ties
 and flips the predicted class of confident samples for nothing (it is a tiny op).

@@ -1,13 +1,15 @@
 """TensorRT backend: build an engine from an ONNX file, and run it (8.5, 8.6, 10.x, 11).
 
-Deliberately thin: every decision (version capabilities, flags, profile, Q/DQ checks, sidecar keys)
-is made in :mod:`edgefer.engines.trt_compat`, which is tested without TensorRT. What is left here
-are the documented TensorRT calls, typed by the 10.x stubs (:mod:`edgefer.engines.trt_module`)
-and each result checked: a call that reports failure by its return value (a profile index of -1,
-a False) becomes one :class:`EdgeferError` line instead of a crash later. In CI they run against
-a recording stand-in of TensorRT and CUDA (``tests/engines/fake_tensorrt.py``); for real only on a
-Jetson or a desktop GPU with TensorRT. ``tensorrt`` and the CUDA bindings are imported inside
-functions, so importing this module costs nothing.
+Deliberately thin: every decision is made, and tested, without TensorRT: version capabilities in
+:mod:`edgefer.engines.trt_versions`, flags, profile and workspace in :mod:`edgefer.engines.trt_plan`,
+Q/DQ checks in :mod:`edgefer.engines.qdq_lint`, sidecar keys in :mod:`edgefer.engines.trt_sidecar`.
+What is left here are the documented TensorRT calls, typed by the 10.x stubs
+(:mod:`edgefer.engines.trt_module`) and each result checked: a call that reports failure by its
+return value (a profile index of -1, a False) becomes one :class:`EdgeferError` line instead of a
+crash later. In CI they run against a recording stand-in of TensorRT and CUDA
+(``tests/engines/fake_tensorrt.py``); for real only on a Jetson or a desktop GPU with TensorRT.
+``tensorrt`` and the CUDA bindings are imported inside functions, so importing this module costs
+nothing.
 """
 
 from __future__ import annotations
@@ -22,28 +24,13 @@ import numpy as np
 
 from edgefer.engines.artifact import atomic_path, atomic_write_bytes, file_sha256, write_sidecar
 from edgefer.engines.base import Engine, TensorSpec
-from edgefer.engines.gpu_buffers import DeviceBuffers, make_buffers
+from edgefer.engines.gpu_buffers import DeviceBuffers, batch_nbytes, make_buffers
+from edgefer.engines.onnx_inspect import onnx_input_shapes, onnx_metadata
+from edgefer.engines.qdq_lint import graph_precision, qdq_report
 from edgefer.engines.trt_calibrator import (
     CalibrationFeeder,
     CalibrationSetLike,
     make_entropy_calibrator,
-)
-from edgefer.engines.trt_compat import (
-    BuildPlan,
-    batch_nbytes,
-    build_plan_for,
-    calibration_hash,
-    default_workspace_bytes,
-    engine_metadata,
-    engine_sidecar_expectations,
-    ensure_engine,
-    graph_precision,
-    onnx_input_shapes,
-    onnx_metadata,
-    profile_shapes,
-    qdq_report,
-    trt_caps,
-    verify_engine_file,
 )
 from edgefer.engines.trt_module import (
     TensorRT,
@@ -53,6 +40,20 @@ from edgefer.engines.trt_module import (
     tensorrt_version,
     trt_logger,
 )
+from edgefer.engines.trt_plan import (
+    BuildPlan,
+    build_plan_for,
+    default_workspace_bytes,
+    profile_shapes,
+)
+from edgefer.engines.trt_sidecar import (
+    calibration_hash,
+    engine_metadata,
+    engine_sidecar_expectations,
+    ensure_engine,
+    verify_engine_file,
+)
+from edgefer.engines.trt_versions import trt_caps
 from edgefer.errors import EdgeferError
 
 if TYPE_CHECKING:

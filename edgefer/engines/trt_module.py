@@ -31,7 +31,7 @@ INSTALL_HINT = (
 class TensorRT(Protocol):
     """The ``tensorrt`` module as edgefer uses it (8.5-11; typed by the 10.x stubs).
 
-    Version differences stay in :mod:`edgefer.engines.trt_compat`: ``BuilderFlag.FP16/INT8``,
+    Version differences stay in :mod:`edgefer.engines.trt_versions`: ``BuilderFlag.FP16/INT8``,
     ``IInt8EntropyCalibrator2``, ``IBuilderConfig.int8_calibrator`` and ``set_calibration_profile``
     exist in 8.5-10 and not in 11, ``NetworkDefinitionCreationFlag.EXPLICIT_BATCH`` is needed in
     8.x and ignored from 10. Everything else used here has the same name and arguments from 8.5

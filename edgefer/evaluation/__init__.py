@@ -1,1 +1,1 @@
-"""Accuracy evaluation of trained models on held-out real data (the issue-3 table)."""
+"""Accuracy evaluation of trained models on held-out real data (the README's accuracy table)."""

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from edgefer.data.arrays import FaceArrays, VoiceArrays, load_face_array, load_voice_array
+from edgefer.data.arrays import FaceArrays, VoiceArrays
+from edgefer.data.datasplit import DataSplit
+from edgefer.data.evalset import EvalSet, heldout_arrays
 from edgefer.data.pairing import pair_by_class, pair_random
 from edgefer.spec import PreprocessSpec
-from edgefer.training.batches import EvalSet
-from edgefer.training.config import TrainConfig
-from edgefer.training.prepare import limit_per_class, split_faces, split_voices
 
 
 @dataclass
@@ -67,13 +66,12 @@ def load_held_out(
     faces_root: Path | None = None,
     voice_roots: tuple[Path, ...] = (),
 ) -> HeldOut:
-    """Load the default held-out split (as ``edgefer train`` defines it) for ``spec``."""
-    config = TrainConfig(output=Path("unused"), seed=seed, faces=faces_root, voices=voice_roots)
-    faces = limit_per_class(split_faces(config)["test"], limit, seed)
-    voices = split_voices(config)["test"]
-    masked = load_face_array(faces, spec, 1.0, seed + 2)
-    unmasked = load_face_array(faces, spec, 0.0, seed + 2)
-    voice_arrays = load_voice_array(voices, spec)
+    """Load the default held-out split (as ``edgefer train`` defines it) for ``spec``: all of it, or
+    with ``limit`` a class-balanced sample of its faces (every test voice is kept)."""
+    split = DataSplit(faces=faces_root, voices=voice_roots, seed=seed)
+    held = heldout_arrays(split, spec, ("face", "voice"), (True, False), faces_per_class=limit)
+    masked, unmasked, voice_arrays = held.faces_masked, held.faces_unmasked, held.voices
+    assert masked is not None and unmasked is not None and voice_arrays is not None
     rng = np.random.default_rng(seed)
     pairs = pair_by_class(masked.y, voice_arrays.y, rng)
     random_pairs = pair_random(masked.y, voice_arrays.y, np.random.default_rng(seed))

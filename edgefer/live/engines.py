@@ -82,7 +82,7 @@ def default_engine(
 
 def _open_one(path: Path | str, threads: int | None) -> Any:
     """A file or a served model; a TensorRT plan that no longer fits this machine is rebuilt."""
-    from edgefer.engines.build import open_or_rebuild
+    from edgefer.engines.rebuild import open_or_rebuild
 
     return open_or_rebuild(path, threads)
 

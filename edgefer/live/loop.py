@@ -3,8 +3,10 @@
 Each tick takes the newest frame, finds the face, takes the last voice window, lets the
 :class:`~edgefer.live.router.Router` pick the fused, face or voice engine for the modalities present,
 smooths the probabilities, draws them, and hands one record to the caller. The building blocks live
-in their own modules (see :mod:`edgefer.live`); this module only wires them, so the CLI, the packaged
-demo, the benchmarks and the tests all run the very same loop through :func:`run_live`.
+in their own modules (see :mod:`edgefer.live`; the tick itself in :mod:`~edgefer.live.ticker`, the
+sound in :mod:`~edgefer.live.audio_feed`, the record in :mod:`~edgefer.live.records`, the pace in
+:mod:`~edgefer.live.pacing`); this module only wires them, so the CLI, the packaged demo, the
+benchmarks and the tests all run the very same loop through :func:`run_live`.
 
 What keeps it running: a microphone that dies mid-run leaves the face model answering (and an event
 saying so); no face leaves the voice model; neither leaves a record that says nothing was predicted.
@@ -14,7 +16,6 @@ Ctrl-C or ``stop`` end it cleanly: sources stopped, the saved video finalised, t
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -22,40 +23,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from edgefer.errors import EdgeferError
 from edgefer.live.audio import AudioSource
-from edgefer.live.capture import Frame, VideoSource
+from edgefer.live.audio_feed import open_run_audio
+from edgefer.live.capture import VideoSource
 from edgefer.live.config import RunConfig
-from edgefer.live.detect import (
-    Box,
-    BoxHold,
-    HaarFaceDetector,
-    YuNetFaceDetector,
-    face_inputs,
-    make_detector,
-)
-from edgefer.live.engines import (
-    NONE_WORDS,
-    open_engines,
-    shared_voice_spec,
-    spec_of_engine,
-)
-from edgefer.live.face_finder import FaceFinder
-from edgefer.live.mic_option import open_audio_source
+from edgefer.live.detect import make_detector
+from edgefer.live.engines import open_engines
 from edgefer.live.overlay import PreviewWindow, VideoWriter, draw_overlay, has_display
-from edgefer.live.router import Route, Router
+from edgefer.live.pacing import InferenceClock, running_fps
+from edgefer.live.records import Record, tick_record
 from edgefer.live.smoothing import Smoother, parse_smoothing_text
 from edgefer.live.sources import open_video_source
-from edgefer.live.synthetic_mask import SyntheticMasker
-from edgefer.live.timing import StageTimer, json_record
-from edgefer.live.voice import SilenceWatch, VoiceWindow
-from edgefer.spec import PreprocessSpec
+from edgefer.live.ticker import Ticker
+from edgefer.live.timing import StageTimer
 
 __all__ = ["RunConfig", "RunSummary", "parse_smoothing", "run_live"]
-
-Record = dict[str, Any]
 
 
 @dataclass
@@ -94,182 +77,6 @@ def parse_smoothing(text: str) -> Smoother:
     return parse_smoothing_text(text)
 
 
-# ----------------------------------------------------------------------------------------- audio
-def _open_audio(config: RunConfig, video: VideoSource) -> tuple[AudioSource | None, list[str]]:
-    """The ``--mic`` source; ``auto`` never fails the run, an explicit spec does (one line)."""
-    spec = None if config.mic is None else str(config.mic).strip()
-    if spec is None or spec.lower() in NONE_WORDS:
-        return None, []
-    options = {"realtime": config.realtime, "loop": config.loop}
-    if spec.lower() != "auto":
-        return open_audio_source(spec, config.camera, **options), []
-    wanted = "default" if video.live else "video"
-    try:
-        return open_audio_source(wanted, config.camera, **options), []
-    except EdgeferError as exc:
-        where = "no microphone" if video.live else "no usable sound track"
-        return None, [f"{where} ({exc}): face only"]
-
-
-# ----------------------------------------------------------------------------------------- ticks
-@dataclass
-class _Shown:
-    """What the screen shows between inferences."""
-
-    boxes: list[Box] = field(default_factory=list)
-    probs: np.ndarray | None = None
-    modalities: tuple[str, ...] = ()
-    labels: np.ndarray | None = None  # the smoother's held label per face (may differ from argmax)
-
-
-class _Ticker:
-    """One frame through detect -> preprocess -> route -> infer -> smooth; keeps the state between."""
-
-    def __init__(
-        self,
-        config: RunConfig,
-        engines: dict[str, Any],
-        audio: AudioSource | None,
-        timer: StageTimer,
-        detector: HaarFaceDetector | YuNetFaceDetector,
-    ) -> None:
-        self.config, self.timer = config, timer
-        self.router = Router(engines)
-        self.face_specs = {r: spec_of_engine(e) for r, e in engines.items() if "face" in e.inputs}
-        voice_spec = shared_voice_spec(engines)
-        if audio is not None and voice_spec is None:
-            audio.stop()  # no engine listens
-            audio = None
-        self.audio = audio
-        self.voice = VoiceWindow(audio.ring, voice_spec, config.hop_s) if audio else None
-        self.silence = SilenceWatch(audio.name, voice_spec.voice) if audio else None
-        self.events: list[str] = []
-        first = next(iter(engines.values()))
-        self.class_names = tuple(
-            first.metadata.get("class_names") or spec_of_engine(first).class_names
-        )
-        self.finder = FaceFinder(detector, config.detect_width, follow=not config.all_faces)
-        hold = config.box_hold
-        self.hold = BoxHold(self.finder.detector.hold_frames if hold is None else hold)
-        primary = next(iter(self.face_specs.values()), None)
-        self.masker = (
-            SyntheticMasker(primary, self.finder.detector.family)
-            if config.synthetic_mask and primary is not None
-            else None
-        )
-        self.smoother = parse_smoothing(config.smoothing)
-        self.shown = _Shown()
-        self.note: str | None = None
-        self._next_due: float | None = None
-
-    def audio_failure(self) -> str | None:
-        """Drop a failed audio source (face only from here); the reason, once."""
-        if self.audio is None:
-            return None
-        why = self.audio.failed
-        if why is None:
-            return None
-        self.drop_audio()
-        return f"{why}: face only from here"
-
-    def drop_audio(self) -> None:
-        if self.audio is not None:
-            self.audio.stop()
-        self.audio, self.voice, self.silence = None, None, None
-        self.note = "audio lost: face only"
-
-    def due(self, frame: Frame) -> bool:
-        """Whether this frame gets an inference at ``infer_hz`` (media time, so repeatable offline)."""
-        hz = self.config.infer_hz
-        if not hz:
-            return True
-        period = 1.0 / hz
-        if self._next_due is None or frame.timestamp + 1e-6 >= self._next_due:
-            base = self._next_due if self._next_due is not None else frame.timestamp
-            self._next_due = max(base + period, frame.timestamp + period / 2)
-            return True
-        return False
-
-    def infer(self, frame: Frame) -> tuple[Route | None, str | None]:
-        """Run one inference tick; updates :attr:`shown`. Returns the route and, when nothing could
-        be predicted, why."""
-        timer = self.timer
-        if self.audio is not None and not self.config.realtime:
-            advance = getattr(self.audio, "advance_to", None)
-            if advance is not None:
-                advance(frame.timestamp)  # the sound follows the frames' media time
-        primary = next(iter(self.face_specs.values()), None)
-        image = self.masked(frame.image, self.shown.boxes)  # masked where the face was
-        with timer.stage("detect"):
-            boxes = self.hold.update(self.finder.find(image))
-        with timer.stage("preprocess"):
-            faces = self._faces(image, boxes, primary)
-        voice = self.voice.update() if self.voice is not None else None
-        if voice is not None and voice.refreshed:
-            timer.add("spectrogram", voice.spectrogram_ms)
-        if self.silence is not None and voice is not None and self.audio is not None:
-            filled = self.audio.ring.total_written >= self.silence.min_samples
-            message = self.silence.update(voice, frame.timestamp, filled)
-            if message:
-                self.events.append(message)
-        route = self.router.choose(faces, voice.tensor if voice is not None else None)
-        if route is not None and "face" in route.modalities:
-            spec = self.face_specs[route.role]
-            if spec.face != primary.face or spec.image_size != primary.image_size:
-                with timer.stage("preprocess"):  # this engine crops its own way
-                    again = self._faces(image, boxes, spec)
-                route = dataclasses.replace(route, inputs={**route.inputs, "face": again})
-        if route is None:
-            self.smoother.reset()
-            self.shown = _Shown(boxes, None, ())
-            return None, _absent_reason(boxes, voice, self.audio)
-        with timer.stage("infer"):
-            raw = route.predict()
-        probs = self.smoother.update(raw, (route.role, route.modalities))
-        self.shown = _Shown(boxes, probs, route.modalities, self.smoother.labels)
-        return route, None
-
-    def masked(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
-        """With ``--synthetic-mask``, the frame with a mask on each face box (the last tick's:
-        the detector then sees the masked face too, as it would a real mask); else the frame."""
-        return image if self.masker is None else self.masker.apply(image, boxes)
-
-    def display_image(self, frame: Frame) -> np.ndarray:
-        """The frame to draw the overlay on: masked on the shown boxes with ``--synthetic-mask``."""
-        return self.masked(frame.image, self.shown.boxes)
-
-    def audio_state(self) -> dict[str, Any]:
-        """The ``audio`` fields of a record: none, lost, silent or voice, and the level."""
-        if self.audio is None or self.voice is None:
-            return {"audio": "lost" if self.note else "none"}
-        last = self.voice.last
-        return {
-            "audio": "silent" if last.silent else "voice",
-            "audio_dbfs": round(last.level_dbfs, 1),
-        }
-
-    def _faces(
-        self, image: np.ndarray, boxes: list[Box], spec: PreprocessSpec | None
-    ) -> np.ndarray | None:
-        if spec is None:
-            return None
-        return face_inputs(
-            image, boxes, spec, self.finder.detector.family, all_faces=self.config.all_faces
-        )
-
-
-def _absent_reason(boxes: list[Box], voice: Any, audio: AudioSource | None) -> str:
-    face = "no face" if not boxes else "face unused"
-    if audio is None:
-        sound = "no audio"
-    elif voice is None or voice.tensor is None:
-        sound = "silence"
-    else:
-        sound = "voice unused"
-    return f"{face}, {sound}: no prediction"
-
-
-# ------------------------------------------------------------------------------------------ run
 def run_live(
     config: RunConfig,
     on_record: Callable[[Record], None] | None = None,
@@ -318,7 +125,7 @@ def run_live(
         stack.callback(video.stop)
         audio_given = audio is not None
         if audio is None:
-            audio, notes = _open_audio(config, video)
+            audio, notes = open_run_audio(config, video)
             for note in notes:
                 event(note)
         if audio is not None:
@@ -333,20 +140,16 @@ def run_live(
         for note in notes:
             event(note)
         summary.engines = {role: _describe(e) for role, e in engines.items()}
-        ticker = _Ticker(config, engines, audio, summary.timer, detector)
-        summary.audio = ticker.audio.name if ticker.audio is not None else None
+        ticker = Ticker(config, engines, audio, summary.timer, detector)
+        summary.audio = ticker.feed.name
         preview = PreviewWindow() if show else None
         if preview is not None:
             stack.callback(preview.close)
         video.start()
-        if ticker.audio is not None:
-            try:
-                ticker.audio.start()
-            except EdgeferError as exc:
-                if audio_given or str(config.mic).strip().lower() != "auto":
-                    raise
-                ticker.drop_audio()  # --mic auto: a microphone that will not start is no microphone
-                event(f"no microphone ({exc}): face only")
+        strict = audio_given or str(config.mic).strip().lower() != "auto"
+        not_started = ticker.feed.start(strict)
+        if not_started:
+            event(not_started)
         try:
             with _one_blas_thread():
                 _loop(config, video, ticker, summary, writer, preview, stop, on_record, event)
@@ -361,7 +164,7 @@ def run_live(
 def _loop(
     config: RunConfig,
     video: VideoSource,
-    ticker: _Ticker,
+    ticker: Ticker,
     summary: RunSummary,
     writer: VideoWriter | None,
     preview: PreviewWindow | None,
@@ -370,6 +173,7 @@ def _loop(
     event: Callable[[str], None],
 ) -> None:
     timer = summary.timer
+    clock = InferenceClock(config.infer_hz)
     started: float | None = None
     last_tick, fps_shown = None, None
     while not stop.is_set():
@@ -383,23 +187,21 @@ def _loop(
             continue  # a live source between frames, or reconnecting
         now = time.perf_counter()
         started = now if started is None else started
-        fps_shown = _running_fps(fps_shown, last_tick, now)
+        fps_shown = running_fps(fps_shown, last_tick, now)
         last_tick = now
         timer.start_tick()
         timer.add("capture", frame.capture_ms)
-        failure = ticker.audio_failure()
+        failure = ticker.feed.failure()
         if failure:
             event(failure)
-        due = ticker.due(frame)
+        due = clock.due(frame.timestamp)
         route, reason = ticker.infer(frame) if due else (None, None)
         while ticker.events:
             event(ticker.events.pop(0))
         shown = ticker.shown
         with timer.stage("overlay"):
-            silent = (
-                "silent audio" if ticker.silence is not None and ticker.silence.silent else None
-            )
-            note = " | ".join(n for n in (config.note, ticker.note, silent) if n) or None
+            silent = "silent audio" if ticker.feed.silent else None
+            note = " | ".join(n for n in (config.note, ticker.feed.note, silent) if n) or None
             image = draw_overlay(
                 ticker.display_image(frame),
                 boxes=shown.boxes,
@@ -419,40 +221,13 @@ def _loop(
         summary.seconds = time.perf_counter() - started
         if due:
             summary.inferences += route is not None
-            record = _record(frame, route, reason, shown, ticker.class_names, ms)
-            record.update(ticker.audio_state())
+            record = tick_record(frame, route, reason, shown, ticker.class_names, ms)
+            record.update(ticker.feed.state())
             if config.keep_records:
                 summary.records.append(record)
             if on_record is not None:
                 on_record(record)
     _drain_source_events(video, event)
-
-
-def _record(
-    frame: Frame,
-    route: Route | None,
-    reason: str | None,
-    shown: _Shown,
-    class_names: tuple[str, ...],
-    ms: dict[str, float],
-) -> Record:
-    import json
-
-    extra: dict[str, Any] = {"frame": frame.index}
-    if reason:
-        extra["reason"] = reason
-    line = json_record(
-        timestamp=frame.timestamp,
-        probs=shown.probs if route is not None else None,
-        labels=shown.labels if route is not None else None,
-        class_names=class_names,
-        modalities=route.modalities if route is not None else (),
-        stages_ms=ms,
-        engine=route.role if route is not None else None,
-        boxes=shown.boxes,
-        extra=extra,
-    )
-    return json.loads(line)
 
 
 def _one_blas_thread() -> contextlib.AbstractContextManager[Any]:
@@ -480,15 +255,8 @@ def _drain_source_events(video: VideoSource, event: Callable[[str], None]) -> No
         event(item.message)
 
 
-def _running_fps(current: float | None, last: float | None, now: float) -> float | None:
-    """The FPS drawn on screen: an EMA of the tick rate (steady enough to read)."""
-    if last is None or now <= last:
-        return current
-    instant = 1.0 / (now - last)
-    return instant if current is None else 0.9 * current + 0.1 * instant
-
-
 def _describe(engine: Any) -> str:
+    """``name.onnx (backend precision: inputs)``: which file served a role, for ``summary.engines``."""
     path = getattr(engine, "path", None)
     name = f"{Path(path).name} " if path is not None else ""
     return f"{name}({engine.describe()})"

@@ -52,7 +52,7 @@ class AugmentPlan:
 
     @classmethod
     def from_flag(cls, augment: bool) -> AugmentPlan:
-        """The plan before issue 12: light faces and the paper's voices, or nothing."""
+        """The plan from before the unseen-people recipe: light faces and the paper's voices, or nothing."""
         return cls() if augment else cls(face="none", voice="none")
 
 
@@ -84,18 +84,6 @@ def _voice_batch(
     return voice
 
 
-@dataclass
-class EvalSet:
-    """Inputs, labels and (for voices) the actor of each sample, ready for ``predict``."""
-
-    inputs: dict[str, np.ndarray]
-    y: np.ndarray
-    groups: list[str] | None
-
-    def __len__(self) -> int:
-        return int(self.y.size)
-
-
 def epoch_length(
     fusion: str, faces: FaceArrays | None, voices: VoiceArrays | None, voice_repeats: int
 ) -> int:
@@ -121,7 +109,8 @@ def train_batches(
 ) -> Iterator[Batch]:
     """One epoch of shuffled, augmented batches for ``fusion``.
 
-    ``plan`` says how to augment; without one, ``augment`` picks the pre-issue-12 plan.
+    ``plan`` says how to augment; without one, ``augment`` picks the plan from before the
+    unseen-people recipe.
 
     ``voice_mismatch``: share of fusion samples whose voice is drawn from a random class instead of
     the face's. With class-matched pairs alone the voice always agrees with the label, a fusion model
@@ -195,27 +184,3 @@ def prefetch(batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
     finally:
         stop.set()
         thread.join(timeout=5.0)
-
-
-def eval_set(
-    fusion: str,
-    faces: FaceArrays | None,
-    voices: VoiceArrays | None,
-    seed: int,
-    matched: bool = True,
-) -> EvalSet:
-    """A fixed evaluation set. Fusion variants pair each test face with a test voice of the same
-    class (``matched=False``: of a random class, to measure what class-matched pairing buys)."""
-    if fusion == "voice":
-        assert voices is not None
-        return EvalSet({"voice": voices.x}, voices.y, [s.group for s in voices.samples])
-    assert faces is not None
-    if fusion == "face":
-        return EvalSet({"face": faces.x}, faces.y, None)
-    assert voices is not None
-    rng = np.random.default_rng(seed)
-    pairs = (
-        pair_by_class(faces.y, voices.y, rng) if matched else pair_random(faces.y, voices.y, rng)
-    )
-    groups = [voices.samples[i].group for i in pairs]
-    return EvalSet({"face": faces.x, "voice": voices.x[pairs]}, faces.y, groups)

@@ -3,13 +3,14 @@
 ``--resume`` compares the saved config with the new one, so a run is never silently continued with
 other data, another variant or another seed.
 
-The dataclass defaults are the behaviour before the issue-12 recipe (no class weights, selection by
+The dataclass defaults are the behaviour before the unseen-people recipe (no class weights, selection by
 accuracy, no early stopping, no warm-up, light face and the paper's voice augmentation, load-time
-masks, no extra voices); :data:`RECIPE_12` holds the recipe, which the ``edgefer train`` options
+masks, no extra voices); :data:`UNSEEN_PEOPLE_RECIPE` holds the recipe, which the ``edgefer train`` options
 default to. So a ``config.json`` written before a setting existed reads back as what that run did
 (and ``--resume`` with the new defaults is refused rather than silently changing the recipe
-mid-run), and code that builds a config only to split the data (calibration, benchmarks) keeps the
-paper's splits.
+mid-run). The split settings are those of :class:`~edgefer.data.datasplit.DataSplit`
+(:meth:`TrainConfig.data_split`), which code that only splits the data (calibration, the held-out
+checks) builds without a training config.
 """
 
 from __future__ import annotations
@@ -19,24 +20,12 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edgefer.data.datasplit import DEFAULT_VOICE_TEST_ACTORS, DEFAULT_VOICE_VAL_ACTORS, DataSplit
 from edgefer.errors import EdgeferError
-from edgefer.paths import data_root
 from edgefer.spec import FUSIONS, PRESET_NAMES
 
 if TYPE_CHECKING:
     from edgefer.data.labels import LabelMap
-
-# Held out by default on the shared data: four RAVDESS actors (two male, two female) and both CREMA-D
-# actors, whose clips are also the audio of the audio-visual demo clips.
-DEFAULT_VOICE_TEST_ACTORS = (
-    "ravdess:17",
-    "ravdess:18",
-    "ravdess:19",
-    "ravdess:20",
-    "cremad:1001",
-    "cremad:1002",
-)
-DEFAULT_VOICE_VAL_ACTORS = ("ravdess:15", "ravdess:16")
 
 # constant: the paper's fixed rate; cosine: decays to COSINE_FLOOR x the rate over the epochs.
 LR_SCHEDULES = ("constant", "cosine")
@@ -53,8 +42,8 @@ VOICE_AUGMENTS = ("paper", "strong")
 # and disgust are negative valence. Surprised is left out, as FER2013's surprise is.
 EXTRA_VOICES_DEFAULT = "calm=neutral,disgust=negative,fearful=negative,sad=negative"
 
-# The issue-12 recipe ("hold on people the model never saw"): the defaults of `edgefer train`.
-RECIPE_12: dict[str, Any] = {
+# The unseen-people recipe ("hold on people the model never saw"): the defaults of `edgefer train`.
+UNSEEN_PEOPLE_RECIPE: dict[str, Any] = {
     "class_weights": "balanced",
     "select_by": "macro_f1",
     "patience": 5,
@@ -125,12 +114,7 @@ class TrainConfig:
             )
         if not 0.0 <= self.mask_fraction <= 1.0:
             raise EdgeferError(f"mask fraction must be in [0, 1], got {self.mask_fraction}")
-        if not 0.0 < self.face_val_fraction < 1.0:
-            raise EdgeferError(
-                f"face validation fraction must be in (0, 1), got {self.face_val_fraction}"
-            )
-        if self.limit_per_class is not None and self.limit_per_class < 2:
-            raise EdgeferError("--limit-per-class must be at least 2")
+        self.data_split()  # checks the split settings (validation fraction, per-class limit)
         self._check_recipe()
         from edgefer.data.labels import describe_entries  # not at import: the CLI starts faster
 
@@ -159,20 +143,32 @@ class TrainConfig:
     def uses_voices(self) -> bool:
         return self.fusion != "face"
 
+    def data_split(self) -> DataSplit:
+        """The part of this config that decides the splits: the runtime's held-out checks split
+        with the same :class:`~edgefer.data.datasplit.DataSplit`, so both see the same files."""
+        return DataSplit(
+            faces=self.faces,
+            voices=self.voices,
+            face_train_split=self.face_train_split,
+            face_test_split=self.face_test_split,
+            face_val_fraction=self.face_val_fraction,
+            voice_test_actors=self.voice_test_actors,
+            voice_val_actors=self.voice_val_actors,
+            limit_per_class=self.limit_per_class,
+            seed=self.seed,
+            extra_voices=self.extra_voices,
+            extra_voices_root=self.extra_voices_root,
+        )
+
     def face_root(self) -> Path:
-        return self.faces if self.faces is not None else data_root() / "faces" / "fer2013"
+        return self.data_split().face_root()
 
     def voice_roots(self) -> tuple[Path, ...]:
-        if self.voices:
-            return self.voices
-        root = data_root() / "voice"
-        return (root / "ravdess", root / "cremad")
+        return self.data_split().voice_roots()
 
     def extra_voice_map(self) -> LabelMap:
         """The :class:`~edgefer.data.labels.LabelMap` of ``extra_voices`` (empty: none)."""
-        from edgefer.data.labels import parse_extra_voices
-
-        return parse_extra_voices(self.extra_voices)
+        return self.data_split().extra_voice_map()
 
     @property
     def uses_extra_voices(self) -> bool:
@@ -180,22 +176,11 @@ class TrainConfig:
 
     def extra_voice_root(self) -> Path:
         """The RAVDESS folder extra training voices come from (default: voice/ravdess_more)."""
-        if self.extra_voices_root is not None:
-            return self.extra_voices_root
-        return data_root() / "voice" / "ravdess_more"
+        return self.data_split().extra_voice_root()
 
     def check_paths(self) -> None:
         """Fail fast, before TensorFlow is imported, on a dataset folder that does not exist."""
-        folders = [("face", self.face_root())] if self.uses_faces else []
-        if self.uses_voices:
-            folders += [("voice", root) for root in self.voice_roots()]
-        if self.uses_extra_voices:
-            folders.append(
-                ("extra voice (--extra-voices '' to train without)", self.extra_voice_root())
-            )
-        for kind, folder in folders:
-            if not folder.is_dir():
-                raise EdgeferError(f"{kind} dataset folder not found: {folder}")
+        self.data_split().check_paths(faces=self.uses_faces, voices=self.uses_voices)
         for source in self.init_from:
             if not (source.is_file() or (source / "model.keras").is_file()):
                 raise EdgeferError(f"--init-from: no model.keras in {source}")

@@ -9,10 +9,10 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from edgefer.data.datasplit import split_faces, split_voices
 from edgefer.data.samples import class_counts
 from edgefer.spec import FUSIONS, PRESET_NAMES, preset_spec
 from edgefer.training.config import TrainConfig
-from edgefer.training.prepare import split_faces, split_voices
 
 
 def parameter_table(image_size: int | None = None) -> tuple[Table, dict[str, dict[str, int]]]:

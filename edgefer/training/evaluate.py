@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from edgefer.data.evalset import EvalSet
 from edgefer.metrics import classification_report, plot_confusion
-from edgefer.training.batches import EvalSet
 
 
 def predict_probs(model, inputs: dict[str, np.ndarray], batch_size: int = 128) -> np.ndarray:

@@ -5,14 +5,14 @@ A run folder holds: ``config.json``, ``spec.json`` (the preprocessing spec), ``c
 validation figure of ``--select-by``), ``history.json``, ``metrics.json`` and ``confusion*.png``.
 Every file is written atomically, so a run killed mid-epoch resumes from the last finished one. A
 run stopped early (``--patience``) records it in ``state.json`` and is finished: resuming it only
-writes the reports again.
+writes the reports again. The folder and its state live in :mod:`edgefer.training.run_state`, what
+the run trains with in :mod:`edgefer.training.recipe`; this module runs the epochs.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,23 +23,17 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from edgefer import __version__
+from edgefer.data.evalset import EvalSet, eval_set
 from edgefer.errors import EdgeferError
-from edgefer.spec import PreprocessSpec, preset_spec
-from edgefer.training.balance import class_weights_for, describe_weights
-from edgefer.training.batches import (
-    AugmentPlan,
-    EvalSet,
-    epoch_length,
-    eval_set,
-    prefetch,
-    train_batches,
-)
+from edgefer.spec import PreprocessSpec
+from edgefer.training.batches import AugmentPlan, epoch_length, prefetch, train_batches
 from edgefer.training.config import TrainConfig
 from edgefer.training.evaluate import evaluate, write_reports
 from edgefer.training.init_from import copy_matching_weights
 from edgefer.training.prepare import TrainData, prepare_data
+from edgefer.training.recipe import augment_plan, class_weights, recipe, recipe_line
+from edgefer.training.run_state import atomic_write_text, end_epoch, new_state, open_run
 from edgefer.training.schedule import learning_rate
-from edgefer.training.selection import best_epoch, improves, score_of, should_stop
 
 RUN_FILES = (
     "config.json",
@@ -49,18 +43,6 @@ RUN_FILES = (
     "confusion.png",
     "history.json",
 )
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def _atomic_save_model(model, path: Path) -> None:
-    tmp = path.with_name(f".{path.stem}-partial.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
 
 
 def _seed_everything(seed: int) -> None:
@@ -90,31 +72,6 @@ def _new_model(config: TrainConfig, spec: PreprocessSpec, steps_per_epoch: int, 
         metrics=["accuracy"],
     )
     return model
-
-
-def _open_run(config: TrainConfig, resume: bool) -> tuple[PreprocessSpec, dict[str, Any] | None]:
-    """Create the run folder, or reopen it for ``--resume``; never overwrite a finished run."""
-    run = config.output
-    state_path = run / "state.json"
-    if resume:
-        if not state_path.is_file() or not (run / "model.keras").is_file():
-            raise EdgeferError(f"nothing to resume in {run}: no model.keras/state.json")
-        config.check_resumable_from(
-            TrainConfig.from_dict(json.loads((run / "config.json").read_text()))
-        )
-        state = upgrade_state(json.loads(state_path.read_text()), config)
-        return PreprocessSpec.load(run / "spec.json"), state
-    if run.exists() and any(run.iterdir()):
-        raise EdgeferError(
-            f"run folder {run} is not empty: pass --resume to continue it, or --output"
-        )
-    try:
-        run.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise EdgeferError(f"cannot create run folder {run}: {exc.strerror}") from exc
-    spec = preset_spec(config.preset, config.image_size)
-    spec.save(run / "spec.json")
-    return spec, None
 
 
 def train(config: TrainConfig, resume: bool = False, console: Console | None = None) -> Path:
@@ -148,7 +105,7 @@ def _train(config: TrainConfig, resume: bool, console: Console | None) -> Path:
     from edgefer.models.keras_engine import load_keras
 
     console = console or Console(stderr=True)
-    spec, state = _open_run(config, resume)
+    spec, state = open_run(config, resume)
     config.save(config.output / "config.json")
     with _progress(console, transient=True) as progress:
         task = progress.add_task("loading data", total=None, status="")
@@ -162,9 +119,9 @@ def _train(config: TrainConfig, resume: bool, console: Console | None) -> Path:
         console.print(f"[yellow]skipped {data.skipped()} unreadable or unusable files[/yellow]")
     faces, voices = data.faces_train, data.voices_train
     val = eval_set(config.fusion, data.faces_val, data.voices_val, seed=config.seed)
-    weights = _class_weights(config, data, spec)
+    weights = class_weights(config, data, spec)
     plan = augment_plan(config, spec)
-    console.print(_recipe_line(config, spec, data, weights), soft_wrap=True)
+    console.print(recipe_line(config, spec, data, weights), soft_wrap=True)
 
     n_per_epoch = epoch_length(config.fusion, faces, voices, config.voice_repeats)
     model, state = _model_to_train(config, spec, state, n_per_epoch, console)
@@ -175,14 +132,7 @@ def _train(config: TrainConfig, resume: bool, console: Console | None) -> Path:
             record = _run_epoch(
                 model, epoch, config, spec, data, plan, weights, val, progress, task
             )
-            best = record_epoch(state, record, config)
-            if best:
-                _atomic_save_model(model, config.output / "model.keras")
-            state["stopped_early"] = epoch < config.epochs and should_stop(
-                epoch, state["best_epoch"], config.patience
-            )
-            _atomic_save_model(model, config.output / "checkpoint.keras")
-            _atomic_write_text(config.output / "state.json", json.dumps(state, indent=2))
+            best = end_epoch(model, state, record, config)
             console.print(_epoch_line(record, config, best), soft_wrap=True)
             if state["stopped_early"]:
                 console.print(
@@ -190,7 +140,7 @@ def _train(config: TrainConfig, resume: bool, console: Console | None) -> Path:
                     f"epochs; keeping epoch {state['best_epoch']}"
                 )
                 break
-    _atomic_write_text(config.output / "history.json", json.dumps(state["history"], indent=2))
+    atomic_write_text(config.output / "history.json", json.dumps(state["history"], indent=2))
     best_model = load_keras(config.output / "model.keras")
     _final_reports(config, spec, data, best_model, state, weights)
     return config.output
@@ -292,66 +242,6 @@ def _run_epoch(
     return record
 
 
-def augment_plan(config: TrainConfig, spec: PreprocessSpec) -> AugmentPlan:
-    """The config's augmentation: ``--no-augment`` turns the face and voice levels off; fresh masks
-    are the masking of the data itself and stay on."""
-    fresh = config.mask_fraction if config.fresh_masks and config.uses_faces else 0.0
-    if not config.augment:
-        return AugmentPlan(face="none", voice="none", mask_fraction=fresh, spec=spec)
-    return AugmentPlan(config.face_augment, config.voice_augment, fresh, spec)
-
-
-def _class_weights(config: TrainConfig, data: TrainData, spec: PreprocessSpec) -> np.ndarray | None:
-    """Loss weights from the labels the loss sees: the voices' for the voice model, else the
-    faces' (a fusion sample carries its face's class)."""
-    arrays = data.voices_train if config.fusion == "voice" else data.faces_train
-    assert arrays is not None
-    return class_weights_for(config.class_weights, arrays.y, len(spec.class_names))
-
-
-def new_state(config: TrainConfig) -> dict[str, Any]:
-    """The ``state.json`` of a run before its first epoch."""
-    return {
-        "epoch": 0,
-        "select_by": config.select_by,
-        "best_epoch": 0,
-        "best_score": -1.0,
-        "best_val_accuracy": -1.0,
-        "best_val_macro_f1": -1.0,
-        "stopped_early": False,
-        "history": [],
-    }
-
-
-def upgrade_state(state: dict[str, Any], config: TrainConfig) -> dict[str, Any]:
-    """A ``state.json`` from before issue 12 (best epoch by accuracy, no early stopping) with the
-    fields this loop keeps, recomputed from its history."""
-    recompute = "best_score" not in state or state.get("select_by") != config.select_by
-    state = {**new_state(config), **state}
-    history = state["history"][: state["epoch"]]
-    if recompute:
-        state["best_epoch"], state["best_score"] = best_epoch(history, config.select_by)
-    if state["best_epoch"] > 0:
-        record = history[state["best_epoch"] - 1]
-        state["best_val_accuracy"] = record["val_accuracy"]
-        state["best_val_macro_f1"] = record.get("val_macro_f1", -1.0)
-    state["select_by"] = config.select_by
-    return state
-
-
-def record_epoch(state: dict[str, Any], record: dict[str, Any], config: TrainConfig) -> bool:
-    """Add ``record`` to the state; True when it is the new best epoch (its model is kept)."""
-    state["history"].append(record)
-    state["epoch"] = record["epoch"]
-    score = score_of(record, config.select_by)
-    if not improves(score, state["best_score"]):
-        return False
-    state["best_epoch"], state["best_score"] = record["epoch"], score
-    state["best_val_accuracy"] = record["val_accuracy"]
-    state["best_val_macro_f1"] = record["val_macro_f1"]
-    return True
-
-
 def _current_rate(model) -> float:
     """The optimizer's learning rate at its current step (after a schedule's warm-up or decay)."""
     return float(np.asarray(model.optimizer.learning_rate))
@@ -422,63 +312,12 @@ def _final_reports(
         "best_val_accuracy": state["best_val_accuracy"],
         "epochs": state["epoch"],
         "stopped_early": state["stopped_early"],
-        "recipe": _recipe(config, spec, data, weights),
+        "recipe": recipe(config, spec, data, weights),
         "parameters": int(model.count_params()),
         "spec_digest": spec.digest(),
         "skipped_files": data.skipped(),
     }
     write_reports(config.output, reports, spec.class_names, extra, f"{fusion} ({config.preset})")
-
-
-def _recipe_line(
-    config: TrainConfig, spec: PreprocessSpec, data: TrainData, weights: np.ndarray | None
-) -> str:
-    """The recipe in one printed line at the start of training (the log says what ran)."""
-    recipe = _recipe(config, spec, data, weights)
-    values = ", ".join(f"{k} {v:.2f}" for k, v in recipe["class_weight_values"].items())
-    parts = [
-        f"class weights {config.class_weights} ({values})",
-        f"select by val {config.select_by}"
-        + (f", patience {config.patience}" if config.patience else ", no early stopping"),
-        f"lr {config.learning_rate:g} {config.lr_schedule}, warm-up {config.warmup_epochs:g} epochs",
-        f"augment face {recipe['face_augment']}, voice {recipe['voice_augment']}"
-        + (", fresh masks" if recipe["fresh_masks"] else ""),
-    ]
-    if config.uses_voices:
-        extra = data.extra_voices
-        parts.append(
-            f"extra voices {extra['clips']} clips ({extra['mapping']}; {extra['skipped']} unusable)"
-            if extra["clips"]
-            else "no extra voices"
-        )
-    return "recipe: " + "; ".join(parts)
-
-
-def _recipe(
-    config: TrainConfig, spec: PreprocessSpec, data: TrainData, weights: np.ndarray | None
-) -> dict[str, Any]:
-    """What the run trained with, in words and numbers, for ``metrics.json``."""
-    recipe: dict[str, Any] = {
-        "class_weights": config.class_weights,
-        "class_weight_values": describe_weights(weights, spec.class_names),
-        "select_by": config.select_by,
-        "patience": config.patience,
-        "warmup_epochs": config.warmup_epochs,
-        "lr_schedule": config.lr_schedule,
-        "augment": config.augment,
-        "face_augment": config.face_augment if config.augment and config.uses_faces else "none",
-        "voice_augment": config.voice_augment if config.augment and config.uses_voices else "none",
-        "fresh_masks": config.fresh_masks and config.uses_faces and config.mask_fraction > 0,
-    }
-    for name in ("faces_train", "voices_train"):
-        arrays = getattr(data, name)
-        if arrays is not None:
-            labels = np.bincount(arrays.y, minlength=len(spec.class_names))
-            counts = dict(zip(spec.class_names, labels.tolist(), strict=True))
-            recipe[f"{name}_per_class"] = counts
-    if config.uses_voices:
-        recipe["extra_voices"] = data.extra_voices
-    return recipe
 
 
 def _progress(console: Console, transient: bool = False) -> Progress:

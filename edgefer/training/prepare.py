@@ -1,30 +1,24 @@
 """From a config to in-memory arrays: index the datasets, split them, load them through the shared
 preprocessing.
 
-Splits: faces validation is carved from the training split (FER2013 ``val`` stays the test set and is
-never used for tuning); voices are split by actor, never by clip, into train / validation / test.
-Extra voices (``--extra-voices``, RAVDESS's other emotions) join the training split only, and only
-for actors already in it: validation and test stay the paper's three emotions of unseen actors.
+The splits themselves are :mod:`edgefer.data.datasplit`'s (shared with the runtime's held-out
+checks), and the test faces are loaded by :func:`edgefer.data.evalset.load_heldout_faces`, the loader
+of every held-out set, so ``test_masked`` here is the set the engines are checked on.
 """
 
 from __future__ import annotations
 
 import os
-import warnings
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-import numpy as np
-
 from edgefer.data.arrays import FaceArrays, VoiceArrays, load_face_array, load_voice_array
-from edgefer.data.faces import index_faces
+from edgefer.data.datasplit import VAL_SEED_OFFSET, split_faces, split_voices
+from edgefer.data.evalset import load_heldout_faces
 from edgefer.data.samples import Sample, class_counts, groups_of
-from edgefer.data.splits import split_by_actor, stratified_holdout
 from edgefer.data.voice_augment import context_spec
-from edgefer.data.voices import clip_id, index_ravdess, index_voices
-from edgefer.errors import EdgeferError
 from edgefer.spec import PreprocessSpec
 from edgefer.training.config import TrainConfig
 
@@ -51,84 +45,6 @@ class TrainData:
         parts = [getattr(self, f.name) for f in fields(self)]
         arrays = [part for part in parts if isinstance(part, FaceArrays | VoiceArrays)]
         return sum(len(part.skipped) for part in arrays)
-
-
-def limit_per_class(samples: list[Sample], limit: int | None, seed: int) -> list[Sample]:
-    """Keep at most ``limit`` samples of each class, chosen by seed (for quick runs and tests)."""
-    if limit is None:
-        return samples
-    rng = np.random.default_rng(seed)
-    kept: list[Sample] = []
-    for label in sorted({s.label for s in samples}):
-        of_class = [s for s in samples if s.label == label]
-        order = rng.permutation(len(of_class))[:limit]
-        kept.extend(of_class[i] for i in sorted(order))
-    return kept
-
-
-def split_faces(config: TrainConfig) -> dict[str, list[Sample]]:
-    root = config.face_root()
-    train = index_faces(root, config.face_train_split)
-    test = index_faces(root, config.face_test_split)
-    train, val = stratified_holdout(train, config.face_val_fraction, seed=config.seed)
-    limit, seed = config.limit_per_class, config.seed
-    return {
-        "train": limit_per_class(train, limit, seed),
-        "val": limit_per_class(val, limit, seed + 1),
-        "test": limit_per_class(test, limit, seed + 2),
-    }
-
-
-def split_voices(config: TrainConfig) -> dict[str, list[Sample]]:
-    """Voices by actor: ``train`` (with the extra voices), ``val``, ``test``, and ``extra`` (the
-    extra voices alone, already inside ``train``, for reports)."""
-    samples: list[Sample] = []
-    for root in config.voice_roots():
-        samples.extend(index_voices(root))
-    if config.voice_test_actors:
-        rest, test = split_by_actor(samples, test_groups=list(config.voice_test_actors))
-    else:
-        rest, test = split_by_actor(samples, test_fraction=0.2, seed=config.seed)
-    if config.voice_val_actors:
-        train, val = split_by_actor(rest, test_groups=list(config.voice_val_actors))
-    else:
-        train, val = split_by_actor(rest, test_fraction=0.15, seed=config.seed + 1)
-    for name, part in (("train", train), ("validation", val), ("test", test)):
-        if not part:
-            raise EdgeferError(f"the voice {name} split is empty: check the actor lists")
-    limit, seed = config.limit_per_class, config.seed
-    extra = limit_per_class(extra_training_voices(config, train, samples), limit, seed + 3)
-    return {
-        "train": limit_per_class(train, limit, seed) + extra,
-        "val": limit_per_class(val, limit, seed + 1),
-        "test": limit_per_class(test, limit, seed + 2),
-        "extra": extra,
-    }
-
-
-def extra_training_voices(
-    config: TrainConfig, train: list[Sample], everything: list[Sample]
-) -> list[Sample]:
-    """The ``--extra-voices`` clips of the training split's actors, with their mapped labels.
-
-    A clip of a validation or test actor, or of an actor the main voice set does not have, is left
-    out (the split is by actor: an extra clip goes where its actor went, and an actor never split
-    has no side); a clip already in the main set (the same RAVDESS name) is not added twice.
-    """
-    if not config.uses_extra_voices:
-        return []
-    root = config.extra_voice_root()
-    found = index_ravdess(root, config.extra_voice_map(), all_classes=False)
-    allowed = set(groups_of(train))
-    known = {clip_id(s.path) for s in everything}
-    kept = [s for s in found if s.group in allowed and clip_id(s.path) not in known]
-    if not kept:
-        warnings.warn(
-            f"no extra voice in {root} belongs to a training actor "
-            f"({', '.join(sorted(allowed))}): training without extra voices",
-            stacklevel=2,
-        )
-    return kept
 
 
 def describe_extra_voices(
@@ -177,13 +93,13 @@ def prepare_data(
             keep_sources=fresh,
         )
         data.faces_val = load_face_array(
-            faces["val"], spec, mask, seed + 1, reporter("faces val"), LOAD_WORKERS
+            faces["val"], spec, mask, seed + VAL_SEED_OFFSET, reporter("faces val"), LOAD_WORKERS
         )
-        data.faces_test_masked = load_face_array(
-            faces["test"], spec, 1.0, seed + 2, reporter("faces test (masked)"), LOAD_WORKERS
+        data.faces_test_masked = load_heldout_faces(
+            faces["test"], spec, seed, True, reporter("faces test (masked)"), LOAD_WORKERS
         )
-        data.faces_test_unmasked = load_face_array(
-            faces["test"], spec, 0.0, seed + 2, reporter("faces test (unmasked)"), LOAD_WORKERS
+        data.faces_test_unmasked = load_heldout_faces(
+            faces["test"], spec, seed, False, reporter("faces test (unmasked)"), LOAD_WORKERS
         )
     if config.uses_voices:
         voices = split_voices(config)

@@ -1,4 +1,4 @@
-"""The issue-12 augmentation: strong faces, fresh masks, SpecAugment and waveform voices.
+"""The unseen-people augmentation: strong faces, fresh masks, SpecAugment and waveform voices.
 
 Each is deterministic for a seed, really changes the input, and does what its docstring says, on
 real FER2013 faces and RAVDESS clips where the property depends on real content.
@@ -13,6 +13,7 @@ import pytest
 
 from edgefer.data.arrays import load_face_array, load_voice_array
 from edgefer.data.augment import augment_face_strong, mask_batch, occlude_rectangle, spec_augment
+from edgefer.data.datasplit import limit_per_class
 from edgefer.data.faces import index_fer2013
 from edgefer.data.voice_augment import (
     augment_voice_wave,
@@ -25,7 +26,6 @@ from edgefer.masks import COLOURS, SHAPES, apply_mask, sample_style
 from edgefer.media import read_image
 from edgefer.preprocess import centre_window, face_tensor, voice_tensor
 from edgefer.spec import preset_spec
-from edgefer.training.prepare import limit_per_class
 
 SPEC = preset_spec("edge")
 SEEDS = range(400)

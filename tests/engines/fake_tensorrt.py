@@ -14,7 +14,7 @@ graph; the runtime refuses a plan from another TensorRT version or GPU; the exec
 checks shapes against the profile and addresses against device memory, and its inference is the
 parsed graph run by ONNX Runtime on the device buffers, queued on the CUDA stream like the copies.
 
-Capability sets (:data:`CAPABILITIES`), from edgefer.engines.trt_compat's table:
+Capability sets (:data:`CAPABILITIES`), from edgefer.engines.trt_versions' table:
 8.5 -- precision flags, legacy calibrator, the parser needs an ``EXPLICIT_BATCH`` network,
 ``execute_async_v2`` still there; 10 -- precision flags and calibrator, ``EXPLICIT_BATCH``
 ignored, no v2; 11 -- strongly typed: no ``BuilderFlag.FP16/INT8``, no calibrator classes or

@@ -19,6 +19,7 @@ from edgefer.errors import EdgeferError
 from edgefer.live.demo import demo_clips
 from edgefer.shipped import shipped_path
 from tests.cli_helpers import error_lines, run_cli
+from tests.markers import FULL_DATA
 
 
 def _c(
@@ -62,7 +63,11 @@ def test_auto_on_this_cpu_is_never_slower_or_less_accurate_than_fp32_and_is_reus
     assert chosen.median_ms is not None and by["fp32"].median_ms is not None
     assert chosen.median_ms <= by["fp32"].median_ms
     assert chosen.drop_points is not None and chosen.drop_points <= 0.0
-    assert all(c.median_ms is not None for c in by.values())  # every engine built and timed
+    if FULL_DATA:
+        assert all(c.median_ms is not None for c in by.values())  # every engine built and timed
+    else:  # the test sample's ~160 held-out pairs: INT8's one or two flips can pass the 1-point
+        # check or not; a candidate the check rejects is not timed
+        assert all((c.median_ms is not None) == c.passed for c in by.values())
 
     again = choose_precision(source, "onnxruntime", tmp_path, threads=1, calls=200)
     assert again.cached and again.precision == choice.precision and again.path == choice.path

@@ -16,8 +16,8 @@ from edgefer.calibration import CalibrationSet, load_calibration, save_calibrati
 from edgefer.engines.artifact import read_sidecar, sidecar_path
 from edgefer.engines.build import build_engine
 from edgefer.engines.open import open_engine
+from edgefer.engines.qdq_lint import qdq_report
 from edgefer.engines.quantize import quantize_int8
-from edgefer.engines.trt_compat import qdq_report
 from edgefer.engines.trt_module import tensorrt_installed
 from edgefer.onnx_meta import model_metadata
 from tests.cli_helpers import error_lines, run_cli

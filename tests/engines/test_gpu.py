@@ -128,7 +128,7 @@ def test_legacy_calibrator_builds_int8_and_reuses_its_cache(
     import tensorrt as trt
 
     from edgefer.engines.tensorrt import build_trt_engine, open_trt_engine
-    from edgefer.engines.trt_compat import trt_caps
+    from edgefer.engines.trt_versions import trt_caps
 
     if not trt_caps(trt.__version__).has_legacy_calibrator:
         pytest.skip(f"TensorRT {trt.__version__} has no calibrator (11+)")

@@ -327,7 +327,8 @@ def test_rebuild_on_mismatch_keeps_the_original_build_options(
     """Defect: the rebuild of a plan that no longer fits dropped max batch, workspace and the
     rest of the original build options. Here TensorRT is upgraded under an existing plan, and
     opening it as ``edgefer run`` does rebuilds it with the options it was built with."""
-    from edgefer.engines.build import TrtOptions, build_engine, open_or_rebuild
+    from edgefer.engines.build import TrtOptions, build_engine
+    from edgefer.engines.rebuild import open_or_rebuild
 
     gpu = install(monkeypatch, "10")
     options = TrtOptions(max_batch=4, workspace_mb=64, timing_cache=tmp_path / "timing.cache")

@@ -10,27 +10,26 @@ import onnx
 import pytest
 
 from edgefer.engines.artifact import file_sha256, read_sidecar, sidecar_path, write_sidecar
-from edgefer.engines.trt_compat import (
+from edgefer.engines.onnx_inspect import onnx_input_shapes, onnx_metadata
+from edgefer.engines.qdq_lint import graph_precision, qdq_report
+from edgefer.engines.trt_module import tensorrt_installed
+from edgefer.engines.trt_plan import (
     DESKTOP_WORKSPACE,
     JETSON_WORKSPACE,
     build_plan_for,
+    default_workspace_bytes,
+    profile_shapes,
+)
+from edgefer.engines.trt_sidecar import (
     calibration_hash,
     check_engine_sidecar,
-    default_workspace_bytes,
     engine_sidecar_expectations,
     ensure_engine,
-    graph_precision,
-    is_jetson,
-    onnx_input_shapes,
-    onnx_metadata,
-    profile_shapes,
-    qdq_report,
-    tensorrt_for_jetpack,
-    trt_caps,
     verify_engine_file,
 )
-from edgefer.engines.trt_module import tensorrt_installed
+from edgefer.engines.trt_versions import tensorrt_for_jetpack, trt_caps
 from edgefer.errors import EdgeferError
+from edgefer.platform_info import is_jetson
 from tests.engines.trt_helpers import quantize_qdq, real_faces, tiny_onnx
 
 HAS_TRT = tensorrt_installed()  # not find_spec: tensorrt-stubs alone makes a "tensorrt" folder

@@ -16,8 +16,9 @@ import soxr
 
 from edgefer.doctor import microphone_rows, report
 from edgefer.errors import EdgeferError
+from edgefer.live.mic_devices import input_devices
 from edgefer.live.mic_option import open_audio_source
-from edgefer.live.microphone import MicrophoneSource, input_devices
+from edgefer.live.microphone import MicrophoneSource
 from edgefer.media import read_audio
 from edgefer.preprocess import voice_tensor
 from edgefer.spec import preset_spec

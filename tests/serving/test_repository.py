@@ -13,11 +13,9 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as pb
 
 from edgefer.engines.artifact import file_sha256, write_sidecar
-from edgefer.engines.trt_compat import (
-    engine_sidecar_expectations,
-    onnx_input_shapes,
-    profile_shapes,
-)
+from edgefer.engines.onnx_inspect import onnx_input_shapes
+from edgefer.engines.trt_plan import profile_shapes
+from edgefer.engines.trt_sidecar import engine_sidecar_expectations
 from edgefer.errors import EdgeferError
 from edgefer.onnx_meta import graph_specs, load_onnx, model_metadata
 from edgefer.serving import METADATA_PARAMETER

@@ -10,14 +10,16 @@ import pytest
 
 from edgefer import CLASS_NAMES
 from edgefer.data.arrays import FaceArrays, VoiceArrays
+from edgefer.data.datasplit import split_voices
 from edgefer.data.faces import index_fer2013
 from edgefer.data.samples import labels_of
 from edgefer.errors import EdgeferError
 from edgefer.spec import preset_spec
 from edgefer.training.balance import balanced_class_weights, class_weights_for, describe_weights
 from edgefer.training.config import EXTRA_VOICES_DEFAULT, TrainConfig
-from edgefer.training.loop import _class_weights
-from edgefer.training.prepare import TrainData, split_voices
+from edgefer.training.prepare import TrainData
+from edgefer.training.recipe import class_weights as _class_weights
+from tests.markers import FULL_DATA
 
 FER_CLASS = {"angry": 0, "disgust": 0, "fear": 0, "sad": 0, "neutral": 1, "happy": 2}
 
@@ -49,14 +51,14 @@ def test_weights_of_the_voice_training_split_with_extra_voices(tmp_path, data_di
             if actor <= 14 and code in code_class:
                 files[code_class[code]] += 1
     counts = np.array([files[c] for c in range(3)], dtype=float)
-    assert counts.tolist() == [448, 168, 112]
     weights = balanced_class_weights(labels_of(train), 3)
-    np.testing.assert_allclose(weights, counts.sum() / (3 * counts))
-    assert describe_weights(weights, CLASS_NAMES) == {
-        "negative": 0.5417,
-        "neutral": 1.4444,
-        "positive": 2.1667,
-    }
+    expected = counts.sum() / (3 * counts)
+    np.testing.assert_allclose(weights, expected)
+    described = describe_weights(weights, CLASS_NAMES)
+    assert described == {c: round(float(w), 4) for c, w in zip(CLASS_NAMES, expected, strict=True)}
+    if FULL_DATA:  # the full data's numbers, pinned (the test sample has a few clips per actor)
+        assert counts.tolist() == [448, 168, 112]
+        assert described == {"negative": 0.5417, "neutral": 1.4444, "positive": 2.1667}
 
 
 def test_the_loss_is_weighted_by_the_labels_it_sees(tmp_path):

@@ -1,4 +1,4 @@
-"""Training batches on real data: class-matched pairs, the voice-mismatch share, the issue-12
+"""Training batches on real data: class-matched pairs, the voice-mismatch share, the unseen-people
 augmentation plan (deterministic per seed, new each epoch) and the prefetching thread."""
 
 from __future__ import annotations
@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from edgefer.data.arrays import load_face_array, load_voice_array
+from edgefer.data.datasplit import limit_per_class
 from edgefer.data.faces import index_fer2013
 from edgefer.data.voices import index_ravdess
 from edgefer.errors import EdgeferError
 from edgefer.spec import preset_spec
 from edgefer.training.batches import AugmentPlan, prefetch, train_batches
-from edgefer.training.prepare import limit_per_class
 
 SPEC = preset_spec("edge")
 

@@ -1,4 +1,4 @@
-"""The issue-12 options: recorded in config.json, refused by --resume when changed, bad input one
+"""The unseen-people recipe options: recorded in config.json, refused by --resume when changed, bad input one
 line; runs started before the options existed read back as what they did."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from edgefer.errors import EdgeferError
-from edgefer.training.config import RECIPE_12, TrainConfig
+from edgefer.training.config import UNSEEN_PEOPLE_RECIPE, TrainConfig
 from tests.cli_helpers import error_lines, run_cli
 
 OTHER_VALUES = {
@@ -26,11 +26,11 @@ OTHER_VALUES = {
 
 
 def _recipe(tmp_path: Path, **changes) -> TrainConfig:
-    return TrainConfig(output=tmp_path, fusion="voice", **{**RECIPE_12, **changes})
+    return TrainConfig(output=tmp_path, fusion="voice", **{**UNSEEN_PEOPLE_RECIPE, **changes})
 
 
 def test_other_values_cover_every_recipe_option():
-    assert set(RECIPE_12) | {"extra_voices_root"} == set(OTHER_VALUES)
+    assert set(UNSEEN_PEOPLE_RECIPE) | {"extra_voices_root"} == set(OTHER_VALUES)
 
 
 def test_config_json_records_every_option_and_reads_back_equal(tmp_path):
@@ -77,7 +77,7 @@ def test_a_config_from_before_the_recipe_reads_as_the_paper_recipe(tmp_path):
     assert legacy.extra_voices == "" and legacy.warmup_epochs == 0.0
     with pytest.raises(EdgeferError) as refused:
         _recipe(tmp_path).check_resumable_from(legacy)
-    for name in RECIPE_12:
+    for name in UNSEEN_PEOPLE_RECIPE:
         assert name in str(refused.value)
 
 
@@ -114,7 +114,7 @@ def test_help_teaches_every_option():
         "--extra-voices-dir",
     ):
         assert option in result.stdout, option
-    assert "issue-12 recipe" in result.stdout
+    assert "unseen-people recipe" in result.stdout
 
 
 def test_cli_bad_value_is_one_line(tmp_path):
@@ -135,7 +135,7 @@ def test_cli_resume_refuses_a_changed_recipe_option(tmp_path):
     )
     run = tmp_path / "run"
     run.mkdir()
-    TrainConfig(output=run, fusion="voice", **RECIPE_12).save(run / "config.json")
+    TrainConfig(output=run, fusion="voice", **UNSEEN_PEOPLE_RECIPE).save(run / "config.json")
     (run / "state.json").write_text(json.dumps({"epoch": 1, "best_epoch": 1, "history": []}))
     (run / "model.keras").write_bytes(b"")
     common = ["train", "--fusion", "voice", "--output", str(run), "--resume"]

@@ -1,4 +1,4 @@
-"""The issue-12 recipe for real, on a few batches: the defaults train, record what they used,
+"""The unseen-people recipe for real, on a few batches: the defaults train, record what they used,
 keep the best macro-F1 epoch, stop early, resume, and give the same weights for the same seed."""
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import pytest
 
 from edgefer.errors import EdgeferError
 from edgefer.training.config import TrainConfig
-from edgefer.training.loop import new_state, record_epoch, upgrade_state
+from edgefer.training.run_state import new_state, record_epoch, upgrade_state
 from edgefer.training.selection import best_epoch, improves, score_of, should_stop
 
 # Epoch 2 has the best accuracy (it says "negative" to nearly everything on a mostly negative
