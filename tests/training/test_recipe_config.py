@@ -15,7 +15,7 @@ from tests.cli_helpers import error_lines, run_cli
 OTHER_VALUES = {
     "class_weights": "none",
     "select_by": "accuracy",
-    "patience": 0,
+    "patience": 3,
     "warmup_epochs": 0.0,
     "face_augment": "light",
     "voice_augment": "paper",
