@@ -8,8 +8,10 @@ import sys
 
 
 def run_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    from tests.slow_guard import check_cli_may_train
+
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "COLUMNS": "200"}
-    return subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "edgefer.cli", *args],
         capture_output=True,
         text=True,
@@ -17,6 +19,8 @@ def run_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
         env=env,
         check=False,
     )
+    check_cli_may_train(args, done.returncode)
+    return done
 
 
 def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:

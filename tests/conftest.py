@@ -2,11 +2,43 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from edgefer.paths import data_root
+from tests.slow_guard import (  # noqa: F401  (a hook and an autouse fixture, used by pytest)
+    _no_training_unless_slow,
+    pytest_collection_modifyitems,
+)
+
+# A fresh clone has no ../shared/data: the tests then run on the small real sample shipped in
+# tests/data/sample (README there). Set here, at import, before any test module is collected, and in
+# the environment, so the CLI the tests start in subprocesses reads the same data. The product itself
+# never falls back to test data: only the test session does.
+SAMPLE_DATA = Path(__file__).resolve().parent / "data" / "sample"
+FELL_BACK = not os.environ.get("EDGEFER_DATA") and not data_root(required=False).is_dir()
+if FELL_BACK:
+    os.environ["EDGEFER_DATA"] = str(SAMPLE_DATA)
+
+# The sample's files and its make_sample.py are data, not tests.
+collect_ignore = ["data/sample"]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Say which data the session reads: the full folder or the sample decide what runs and skips."""
+    from tests.markers import FULL_DATA
+
+    root = data_root(required=False)
+    if not root.is_dir():
+        return f"edgefer data: {root} (missing)"
+    kind = "full data" if FULL_DATA else "small test sample: full-data-only tests skip"
+    if FELL_BACK:
+        how = "no $EDGEFER_DATA and no ../shared/data: the shipped sample"
+    else:
+        how = "$EDGEFER_DATA" if os.environ.get("EDGEFER_DATA") else "../shared/data"
+    return f"edgefer data: {root} ({kind}; from {how})"
 
 
 @pytest.fixture(scope="session")

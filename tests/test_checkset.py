@@ -15,9 +15,11 @@ import numpy as np
 import pytest
 
 from edgefer.checkset import CHECKSET_DIR, checkset_path, heldout_for, load_checkset
+from edgefer.data.evalset import heldout_mask_seed
 from edgefer.errors import EdgeferError
 from edgefer.paths import data_root
 from edgefer.shipped import shipped_spec
+from tests.markers import needs_full_data
 
 SHIPPED_DIGEST = "7863d73f06442589"
 
@@ -46,6 +48,7 @@ def test_shipped_check_set_is_small_balanced_and_described(shipped: Path) -> Non
     assert side["spec_digest"] == SHIPPED_DIGEST
     assert side["builder"] == "edgefer.evalsets.heldout_set"
     assert side["mask_fraction"] == 1.0 and side["stored_dtype"] == "float16"
+    assert side["mask_seed"] == heldout_mask_seed(side["seed"])
     assert {"seed", "edgefer_version", "faces_root", "voices_roots", "voice_test_actors"} <= set(
         side
     )
@@ -97,6 +100,7 @@ def test_with_dataset_the_larger_set_is_used() -> None:
 
 
 @pytest.mark.skipif(not data_root(required=False).is_dir(), reason="needs the dataset")
+@needs_full_data  # the shipped slice comes from the full val set and test actors' clips
 def test_check_set_is_the_builders_held_out_set(shipped: Path) -> None:
     """Rebuilt from the dataset by the same builder, the slice is the shipped one (float16-rounded):
     the faces are masked exactly as the test set's."""

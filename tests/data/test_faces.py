@@ -13,7 +13,9 @@ from edgefer.data.faces import detect_face_layout, index_faces, index_fer2013, i
 from edgefer.data.labels import CLASS_NAMES, FER_LABELS, parse_label_map
 from edgefer.data.samples import class_counts
 from edgefer.errors import EdgeferError
+from tests.markers import needs_full_data
 
+# The published FER2013 counts (the full data; the test sample holds a few dozen per folder).
 FER_TRAIN = {
     "angry": 3995,
     "disgust": 436,
@@ -39,13 +41,25 @@ def fer_train(fer_dir):
     return index_fer2013(fer_dir, "train")
 
 
-def test_fer_train_counts(fer_train):
+def _on_disk(fer_dir: Path, split: str) -> dict[str, int]:
+    """Images per emotion folder, counted from the files (not through the index under test)."""
+    return {e: len(list((fer_dir / split / e).glob("*.jpg"))) for e in FER_TRAIN}
+
+
+@needs_full_data
+def test_fer_folders_hold_the_published_counts(fer_dir):
+    assert _on_disk(fer_dir, "train") == FER_TRAIN
+    assert _on_disk(fer_dir, "val") == FER_VAL
+
+
+def test_fer_train_counts(fer_train, fer_dir):
+    n = _on_disk(fer_dir, "train")
     assert class_counts(fer_train, CLASS_NAMES) == {
-        "negative": 13358,
-        "neutral": 4965,
-        "positive": 7215,
+        "negative": n["angry"] + n["disgust"] + n["fear"] + n["sad"],  # 13358 in the full data
+        "neutral": n["neutral"],
+        "positive": n["happy"],
     }
-    expected = {e: n for e, n in FER_TRAIN.items() if e != "surprise"}
+    expected = {e: k for e, k in n.items() if e != "surprise"}
     assert Counter(s.emotion for s in fer_train) == expected
     assert {s.source for s in fer_train} == {"fer2013"}
     assert {s.group for s in fer_train} == {""}
@@ -55,8 +69,9 @@ def test_fer_train_counts(fer_train):
 def test_fer_val_counts_with_surprise_kept(fer_dir):
     labels = parse_label_map("surprise=neutral", FER_LABELS)
     samples = index_fer2013(fer_dir, "val", labels)
-    assert Counter(s.emotion for s in samples) == FER_VAL
-    assert class_counts(samples, CLASS_NAMES)["neutral"] == 607 + 415
+    n = _on_disk(fer_dir, "val")
+    assert Counter(s.emotion for s in samples) == n
+    assert class_counts(samples, CLASS_NAMES)["neutral"] == n["neutral"] + n["surprise"]
 
 
 def test_fer_index_is_sorted_and_deterministic(fer_dir, fer_train):

@@ -17,6 +17,7 @@ from edgefer.data.voices import (
     parse_ravdess_name,
 )
 from edgefer.errors import EdgeferError
+from tests.markers import needs_full_data
 
 
 def test_parse_ravdess_name():
@@ -68,17 +69,33 @@ def test_parse_cremad_name_refuses(name):
         parse_cremad_name(name)
 
 
+@needs_full_data
+def test_voice_folders_hold_the_published_counts(ravdess_dir, cremad_dir):
+    files = sorted(ravdess_dir.glob("Actor_*/*.flac"))
+    assert len(files) == 400
+    assert Counter(p.name.split("-")[2] for p in files) == {"05": 160, "01": 80, "03": 160}
+    assert sorted(p.name for p in ravdess_dir.glob("Actor_*")) == [
+        f"Actor_{i:02d}" for i in range(1, 21)
+    ]
+    assert set(Counter(p.parent.name for p in files).values()) == {20}
+    assert len(list(cremad_dir.glob("*.wav"))) == 12
+
+
 def test_ravdess_counts(ravdess_dir):
     samples = index_ravdess(ravdess_dir)
     files = sorted(ravdess_dir.glob("Actor_*/*.flac"))
-    assert len(samples) == len(files) == 400
+    assert len(samples) == len(files)
     # From the files themselves: emotion code 05 angry, 01 neutral, 03 happy.
     codes = Counter(p.name.split("-")[2] for p in files)
-    assert codes == {"05": 160, "01": 80, "03": 160}
-    assert class_counts(samples, CLASS_NAMES) == {"negative": 160, "neutral": 80, "positive": 160}
+    assert set(codes) == {"05", "01", "03"}
+    assert class_counts(samples, CLASS_NAMES) == {
+        "negative": codes["05"],
+        "neutral": codes["01"],
+        "positive": codes["03"],
+    }
     groups = Counter(s.group for s in samples)
-    assert sorted(groups) == [f"ravdess:{i:02d}" for i in range(1, 21)]
-    assert set(groups.values()) == {20}
+    per_folder = Counter(p.parent.name for p in files)
+    assert groups == {"ravdess:" + name.removeprefix("Actor_"): n for name, n in per_folder.items()}
     for s in samples:  # the group is the actor of the folder the clip lies in
         assert s.path.parent.name == "Actor_" + s.group.split(":")[1]
         assert s.source == "ravdess"
@@ -88,7 +105,8 @@ def test_ravdess_counts(ravdess_dir):
 
 def test_cremad_counts(cremad_dir, data_dir):
     samples = index_cremad(cremad_dir)
-    assert len(list(cremad_dir.glob("*.wav"))) == 12
+    wavs = list(cremad_dir.glob("*.wav"))  # the paper's ANG/HAP/NEU are indexed; the rest not
+    assert len(samples) == sum(p.stem.split("_")[2] in ("ANG", "HAP", "NEU") for p in wavs)
     assert class_counts(samples, CLASS_NAMES) == {"negative": 2, "neutral": 2, "positive": 2}
     assert sorted({s.group for s in samples}) == ["cremad:1001", "cremad:1002"]
     assert sorted(s.emotion for s in samples) == ["ANG", "ANG", "HAP", "HAP", "NEU", "NEU"]
@@ -106,8 +124,8 @@ def test_index_voices_detects_and_combines(data_dir, ravdess_dir, cremad_dir):
     assert index_voices(ravdess_dir) == index_ravdess(ravdess_dir)
     assert index_voices(cremad_dir) == index_cremad(cremad_dir)
     both = index_voices(data_dir / "voice")
-    assert len(both) == 406
-    assert Counter(s.source for s in both) == {"ravdess": 400, "cremad": 6}
+    n_ravdess = len(list(ravdess_dir.glob("Actor_*/*.flac")))  # 400 in the full data
+    assert Counter(s.source for s in both) == {"ravdess": n_ravdess, "cremad": 6}
     # voice/cremad/*.wav and av/cremad/*.flv|mp3 are the same recordings: kept once, as WAV.
     everything = index_voices(data_dir)
     assert everything == both
@@ -119,9 +137,10 @@ def test_unparsable_names_are_skipped_with_a_warning(tmp_path, ravdess_dir, crem
     shutil.copy(tmp_path / "Actor_01" / "03-01-01-01-01-01-01.flac", tmp_path / "take_2.flac")
     shutil.copy(tmp_path / "Actor_01" / "03-01-01-01-01-01-01.flac", tmp_path / "99-01-01.wav")
     (tmp_path / "notes.txt").write_text("not audio: ignored silently")
+    n_clips = len(list(tmp_path.glob("Actor_*/*.flac")))  # 40 in the full data
     with pytest.warns(UserWarning, match="skipped 2 file"):
         samples = index_ravdess(tmp_path)
-    assert len(samples) == 40
+    assert len(samples) == n_clips
     with pytest.warns(UserWarning, match="skipped 2 file"):
         assert index_voices(tmp_path) == samples
 
