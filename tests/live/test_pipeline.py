@@ -19,7 +19,7 @@ from edgefer.live.sources import open_video_source
 from edgefer.live.timing import StageTimer, json_record
 from edgefer.live.voice import VoiceWindow
 from edgefer.spec import preset_spec
-from tests.live.tiny_engine import TinyOrtEngine
+from tests.live.tiny_engine import tiny_ort_engine
 
 EDGE = preset_spec("edge")
 
@@ -27,9 +27,9 @@ EDGE = preset_spec("edge")
 def run_clip(flv, save, fail_audio_at: int | None = None) -> tuple[list[dict], StageTimer]:
     router = Router(
         {
-            "fused": TinyOrtEngine(("face", "voice"), 1),
-            "face": TinyOrtEngine(("face",), 2),
-            "voice": TinyOrtEngine(("voice",), 3),
+            "fused": tiny_ort_engine(("face", "voice"), 1),
+            "face": tiny_ort_engine(("face",), 2),
+            "voice": tiny_ort_engine(("voice",), 3),
         }
     )
     detector, hold, smoother, timer = (

@@ -11,7 +11,7 @@ from edgefer.live.router import Router
 from edgefer.media import read_audio, read_image
 from edgefer.preprocess import clip_tensor, face_tensor
 from edgefer.spec import preset_spec
-from tests.live.tiny_engine import TinyOrtEngine
+from tests.live.tiny_engine import tiny_expected, tiny_ort_engine
 
 EDGE = preset_spec("edge")
 
@@ -19,9 +19,9 @@ EDGE = preset_spec("edge")
 @pytest.fixture(scope="module")
 def engines():
     return {
-        "fused": TinyOrtEngine(("face", "voice"), 1),
-        "face": TinyOrtEngine(("face",), 2),
-        "voice": TinyOrtEngine(("voice",), 3),
+        "fused": tiny_ort_engine(("face", "voice"), 1),
+        "face": tiny_ort_engine(("face",), 2),
+        "voice": tiny_ort_engine(("voice",), 3),
     }
 
 
@@ -39,7 +39,7 @@ def test_fused_engine_when_both_modalities_are_present(engines, real_inputs):
     assert route.role == "fused" and route.modalities == ("face", "voice")
     probs = route.predict()
     assert probs.shape == (1, 3)
-    np.testing.assert_allclose(probs, engines["fused"].expected(route.inputs), rtol=1e-5)
+    np.testing.assert_allclose(probs, tiny_expected(engines["fused"], route.inputs), rtol=1e-5)
 
 
 def test_unimodal_engine_when_one_modality_is_absent(engines, real_inputs):
@@ -51,7 +51,7 @@ def test_unimodal_engine_when_one_modality_is_absent(engines, real_inputs):
     no_face = router.choose(None, voice)
     assert no_face.role == "voice" and no_face.modalities == ("voice",)
     np.testing.assert_allclose(
-        no_face.predict(), engines["voice"].expected(no_face.inputs), rtol=1e-5
+        no_face.predict(), tiny_expected(engines["voice"], no_face.inputs), rtol=1e-5
     )
     assert router.choose(None, None) is None
 
