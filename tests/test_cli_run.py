@@ -127,7 +127,9 @@ def test_ctrl_c_stops_cleanly_with_the_video_finalised(flv, tmp_path):
     )
     try:
         first = process.stdout.readline()  # real time: the clip lasts 2.2 s from here
-        assert json.loads(first)["frame"] == 0
+        # The loop is running. Not necessarily frame 0: played in real time, a file drops the
+        # frames that arrive while the first inference warms up, as a camera would.
+        assert json.loads(first)["frame"] < FLV_FRAMES // 2
         process.send_signal(signal.SIGINT)
         rest, stderr = process.communicate(timeout=60)
     finally:
