@@ -29,7 +29,7 @@ serve-venv: $(SERVE_STAMP) ## create .venv-serve for `edgefer serve` (Triton via
 demo: $(STAMP) ## the live loop offline on the packaged CREMA-D clips (INT8 engine built once; no camera/mic)
 	$(BIN)/edgefer run --demo --save $(RUNS)/demo/demo.mp4
 
-test: $(STAMP) $(SERVE_STAMP) ## the test suite (real data from ../shared/data or $$EDGEFER_DATA; a real Triton server from .venv-serve), then ruff
+test: $(STAMP) $(SERVE_STAMP) ## the test suite (real data from ../shared/data or $$EDGEFER_DATA, else tests/data/sample; a real Triton server from .venv-serve), then ruff
 	$(BIN)/python -m pytest -q
 	$(BIN)/ruff check edgefer tests benchmarks scripts
 	$(BIN)/ruff format --check edgefer tests benchmarks scripts
