@@ -13,7 +13,7 @@ from pathlib import Path
 
 from edgefer import __version__
 from edgefer.paths import data_root
-from edgefer.platform_info import gpu_info, package_version
+from edgefer.platform_info import gpu_identity, package_version
 
 # (module, distributions that provide it, extra that installs it)
 PACKAGES: tuple[tuple[str, tuple[str, ...], str], ...] = (
@@ -43,9 +43,12 @@ def haar_cascade_path() -> Path | None:
     return path if path.is_file() else None
 
 
-def gpu_name() -> str | None:
-    """The GPU's name, from the same query the engine builder records in its sidecars."""
-    return gpu_info()[0]
+def gpu_detail() -> str | None:
+    """The GPU and its compute capability, named as the engine cache key and a TensorRT plan's
+    sidecar name it (so a plan refused for its ``gpu_name`` can be compared with this line), or
+    None on a machine without one."""
+    gpu = gpu_identity()
+    return None if gpu is None else f"{gpu.name} (compute capability {gpu.compute_capability})"
 
 
 def microphone_rows() -> list[tuple[str, str, str]]:
@@ -108,7 +111,7 @@ def report() -> list[tuple[str, str, str]]:
     rows.append(detector_row())
     data = data_root(required=False)
     rows.append(("data", "ok" if data.is_dir() else "missing", str(data)))
-    gpu = gpu_name()
+    gpu = gpu_detail()
     rows.append(("gpu", "ok" if gpu else "none", gpu or "CPU only (ONNX Runtime CPU backend)"))
     rows.extend(microphone_rows())
     return rows

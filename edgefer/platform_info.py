@@ -1,6 +1,6 @@
 """What this machine has, asked without importing heavy packages: installed package versions (from
-their metadata), the NVIDIA GPU (from ``nvidia-smi``) and whether it is a Jetson (L4T's release
-file or the device tree). ``doctor``, the engine builder's cache key and workspace default,
+their metadata), the NVIDIA GPU and whether it is a Jetson (L4T's release file or the device tree).
+``doctor``, the engine builder's cache key and workspace default, the TensorRT plan's sidecar,
 ``--precision auto`` and the benchmarks' machine record all ask here, so they agree."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import importlib.metadata
 import importlib.util
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -20,8 +21,12 @@ def package_version(module: str, distributions: tuple[str, ...]) -> str | None:
 
         if not tensorrt_installed():
             return None
-    elif importlib.util.find_spec(module) is None:
-        return None
+    else:
+        try:
+            if importlib.util.find_spec(module) is None:
+                return None
+        except ValueError:  # already imported without a spec (a stand-in, a frozen module): here
+            pass
     for dist in distributions:
         try:
             return importlib.metadata.version(dist)
@@ -30,10 +35,56 @@ def package_version(module: str, distributions: tuple[str, ...]) -> str | None:
     return "installed (JetPack or source build)"
 
 
-def gpu_info() -> tuple[str | None, str | None]:
-    """(GPU name, compute capability) from ``nvidia-smi``, or (None, None) on a CPU machine."""
+@dataclass(frozen=True)
+class GpuIdentity:
+    """One GPU as everything in edgefer names it: its model name and compute capability ("8.7").
+
+    A TensorRT plan runs only on the GPU model it was built for, so the engine cache key, the plan's
+    sidecar (written at build, checked at load), ``--precision auto``'s machine record, the
+    benchmarks and ``doctor`` must all name a GPU the same way: two spellings of one device would
+    make a plan look foreign, or a foreign plan look cached. They all get it from
+    :func:`gpu_identity` (or, holding buffers already, from ``DeviceBuffers.device_info``, the
+    same query).
+    """
+
+    name: str
+    compute_capability: str
+
+    def sidecar_fields(self) -> dict[str, str]:
+        """The GPU keys of a TensorRT plan's sidecar (their names are fixed: old sidecars load)."""
+        return {"gpu_name": self.name, "compute_capability": self.compute_capability}
+
+    def as_list(self) -> list[str]:
+        """``[name, compute capability]``: the form cache keys and machine records hold."""
+        return [self.name, self.compute_capability]
+
+
+def gpu_identity(index: int = 0) -> GpuIdentity | None:
+    """The CUDA device ``index`` as CUDA numbers it, or None when this machine has no usable GPU.
+
+    Asked through the CUDA binding the TensorRT runner itself would use (cuda-python, else pycuda),
+    because that is what a plan's sidecar records: the cache key then names the GPU exactly as the
+    sidecar does, also on a Jetson, which has no ``nvidia-smi``. A binding that imports but cannot
+    reach a GPU (no driver, no device, a driver older than the binding) means no GPU for TensorRT,
+    so None. Only when no binding imports at all is ``nvidia-smi`` asked, so that ``doctor`` still
+    names the GPU of a machine without cuda-python. Never raises; the bindings are imported here,
+    not with this module.
+    """
+    from edgefer.engines.gpu_buffers import NoCudaBindingError, binding_identity
+
+    try:
+        return binding_identity(index)
+    except NoCudaBindingError:
+        return _nvidia_smi_identity(index)
+    except Exception:  # whatever a binding raises when it cannot reach a GPU: none usable here
+        return None
+
+
+def _nvidia_smi_identity(index: int) -> GpuIdentity | None:
+    """GPU ``index`` from ``nvidia-smi`` (its own numbering: by PCI bus, as CUDA's default is not),
+    or None when it is absent, fails or lists no such GPU."""
     if shutil.which("nvidia-smi") is None:
-        return None, None
+        return None
     try:
         out = subprocess.run(
             ["nvidia-smi", "--query-gpu=name,compute_cap", "--format=csv,noheader"],
@@ -41,15 +92,21 @@ def gpu_info() -> tuple[str | None, str | None]:
             text=True,
             timeout=10,
             check=True,
-        ).stdout.strip()
+        ).stdout
     except (OSError, subprocess.SubprocessError):
-        return None, None
-    name, _, cap = out.splitlines()[0].partition(",") if out else ("", "", "")
-    return name.strip() or None, cap.strip() or None
+        return None
+    lines = [line for line in out.splitlines() if line.strip()]
+    if index >= len(lines):
+        return None
+    name, _, cap = lines[index].partition(",")
+    if not name.strip() or not cap.strip():
+        return None
+    return GpuIdentity(name.strip(), cap.strip())
 
 
 def has_gpu() -> bool:
-    return gpu_info()[0] is not None or Path("/etc/nv_tegra_release").is_file()
+    """A GPU CUDA can use here, or a Jetson (whose GPU a missing binding may hide)."""
+    return gpu_identity() is not None or Path("/etc/nv_tegra_release").is_file()
 
 
 def is_jetson(

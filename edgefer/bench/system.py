@@ -152,9 +152,9 @@ def git_commit() -> str | None:
 
 def system_info() -> dict[str, Any]:
     """Everything above in one JSON-ready dict."""
-    from edgefer.platform_info import gpu_info
+    from edgefer.platform_info import gpu_identity
 
-    gpu_name, capability = gpu_info()
+    gpu = gpu_identity()  # the name and capability engine sidecars record for it
     return {
         "time_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "hostname": platform.node(),
@@ -164,7 +164,10 @@ def system_info() -> dict[str, Any]:
         "load_average_start": load_average(),
         "versions": versions(),
         "ort_providers": ort_providers(),
-        "gpu": {"name": gpu_name, "compute_capability": capability},
+        "gpu": {
+            "name": gpu.name if gpu else None,
+            "compute_capability": gpu.compute_capability if gpu else None,
+        },
         "jetson": jetson_info(),
         "git_commit": git_commit(),
     }

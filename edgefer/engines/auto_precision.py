@@ -140,9 +140,10 @@ def machine_identity(backend: str) -> dict[str, Any]:
         "architecture": cpu["architecture"],
     }
     if backend == "tensorrt":
-        from edgefer.platform_info import gpu_info
+        from edgefer.platform_info import gpu_identity
 
-        identity["gpu"] = list(gpu_info())
+        gpu = gpu_identity()  # as the engines' cache key and sidecars name it
+        identity["gpu"] = gpu.as_list() if gpu is not None else [None, None]
     return identity
 
 

@@ -30,7 +30,7 @@ from edgefer.engines.artifact import (
 from edgefer.engines.kinds import BACKENDS, check_precision
 from edgefer.engines.open import resolve_backend, runtime_version
 from edgefer.errors import EdgeferError
-from edgefer.platform_info import gpu_info
+from edgefer.platform_info import gpu_identity
 
 RECIPE_VERSION = 2  # bump when a change here makes different engines from the same inputs
 
@@ -192,8 +192,11 @@ def build_engine(
         "calibration_digest": calib_set.digest if calib_set else None,
         "recipe": recipe,
     }
+    gpu = gpu_identity() if backend == "tensorrt" else None
     if backend == "tensorrt":
-        key_fields["gpu"] = gpu_info()
+        # Asked through the CUDA binding TensorRT's builder uses, by the query that names the GPU
+        # in the plan's sidecar: a key and the plan it names agree on the device.
+        key_fields["gpu"] = gpu.as_list() if gpu is not None else [None, None]
         key_fields["tensorrt"] = trt.key_fields()
     key = cache_key(key_fields)
     name = f"{source.stem}-{backend}-{precision}-{key}{BACKENDS[backend].suffixes[0]}"
@@ -221,8 +224,8 @@ def build_engine(
         "runtime": backend,
         "calibration_path": str(calib_path.resolve()) if calib_path else None,
         "calibration_n": len(calib_set) if calib_set else None,
-        "gpu_name": None,
-        "compute_capability": None,
+        "gpu_name": gpu.name if gpu is not None else None,  # the TensorRT builder's, below, agree
+        "compute_capability": gpu.compute_capability if gpu is not None else None,
         "max_drop": max_drop,
         # what a rebuild on another machine needs to make the same engine, checked the same way
         "heldout_per_class": heldout_per_class,

@@ -3,8 +3,10 @@
 Two CUDA bindings are in use on NVIDIA boards: pycuda (the classic on JetPack; needs a CUDA driver
 even to import and compiles on install) and cuda-python (NVIDIA's current samples; wheels). The
 runner needs only a handful of operations from either, so each gets a ~60-line class and nothing
-else in edgefer sees which one is installed. Imports happen inside functions: this module loads
-on machines with no CUDA at all.
+else in edgefer sees which one is installed. The GPU's identity is asked here too, once per
+binding (:func:`binding_identity`, which :func:`edgefer.platform_info.gpu_identity` uses), so the
+buffers and the rest of edgefer name the device alike. Imports happen inside functions: this
+module loads on machines with no CUDA at all.
 """
 
 from __future__ import annotations
@@ -20,11 +22,16 @@ from typing import Any, cast
 import numpy as np
 
 from edgefer.errors import EdgeferError
+from edgefer.platform_info import GpuIdentity
 
 INSTALL_HINT = (
     "no CUDA Python bindings: pip install 'edgefer[trt]' (cuda-python), or pycuda "
     "(on a Jetson: pip install pycuda, with JetPack's CUDA on PATH)"
 )
+
+
+class NoCudaBindingError(EdgeferError):
+    """Neither cuda-python nor pycuda imports here (what to install is the message)."""
 
 
 def batch_nbytes(shape: tuple[int, ...], dtype: Any, batch: int) -> int:
@@ -64,8 +71,9 @@ class DeviceBuffers(abc.ABC):
         """Wait for everything queued on the stream."""
 
     @abc.abstractmethod
-    def device_info(self) -> dict[str, str]:
-        """``{"gpu_name": ..., "compute_capability": "8.7"}`` of the device in use."""
+    def device_info(self) -> GpuIdentity:
+        """The device in use, by the same query as :func:`binding_identity` (what a plan's sidecar
+        records, and what the engine cache key holds)."""
 
     @abc.abstractmethod
     def _release(self) -> None:
@@ -134,7 +142,7 @@ class CudaPythonBuffers(DeviceBuffers):
         super().__init__()
         cudart = _import_cudart()
         if cudart is None:
-            raise EdgeferError(INSTALL_HINT)
+            raise NoCudaBindingError(INSTALL_HINT)
         self._rt = cudart
         self._ptrs: list[tuple[int, int]] = []
         self._index = device
@@ -142,12 +150,7 @@ class CudaPythonBuffers(DeviceBuffers):
         self._stream = self._call("cudaStreamCreate")
 
     def _call(self, fn: str, *args: Any) -> Any:
-        result = getattr(self._rt, fn)(*args)
-        err, values = result[0], result[1:]
-        if err != self._rt.cudaError_t.cudaSuccess:
-            _, text = self._rt.cudaGetErrorString(err)
-            raise EdgeferError(f"CUDA {fn} failed: {text.decode(errors='replace')} ({err})")
-        return values[0] if len(values) == 1 else values or None
+        return _cudart_call(self._rt, fn, *args)
 
     def _alloc(self, nbytes: int) -> tuple[int, np.ndarray]:
         device = int(self._call("cudaMalloc", nbytes))
@@ -171,13 +174,8 @@ class CudaPythonBuffers(DeviceBuffers):
     def synchronize(self) -> None:
         self._call("cudaStreamSynchronize", self._stream)
 
-    def device_info(self) -> dict[str, str]:
-        props = self._call("cudaGetDeviceProperties", self._index)
-        name = props.name.decode(errors="replace") if isinstance(props.name, bytes) else props.name
-        return {
-            "gpu_name": name.rstrip("\x00").strip(),
-            "compute_capability": f"{props.major}.{props.minor}",
-        }
+    def device_info(self) -> GpuIdentity:
+        return _cudart_identity(self._rt, self._index)
 
     def _release(self) -> None:
         self._host.clear()  # drop the numpy views before their memory goes
@@ -197,7 +195,7 @@ class PycudaBuffers(DeviceBuffers):
         super().__init__()
         cuda = _import_pycuda()
         if cuda is None:
-            raise EdgeferError(INSTALL_HINT)
+            raise NoCudaBindingError(INSTALL_HINT)
         self._cuda = cuda
         self._allocs: list[Any] = []
         try:
@@ -249,9 +247,8 @@ class PycudaBuffers(DeviceBuffers):
         except self._cuda.Error as exc:
             raise EdgeferError(f"CUDA stream failed: {exc}") from exc
 
-    def device_info(self) -> dict[str, str]:
-        major, minor = self._dev.compute_capability()
-        return {"gpu_name": self._dev.name(), "compute_capability": f"{major}.{minor}"}
+    def device_info(self) -> GpuIdentity:
+        return _pycuda_identity(self._cuda, self._dev)
 
     def _release(self) -> None:
         self._host.clear()
@@ -261,6 +258,59 @@ class PycudaBuffers(DeviceBuffers):
                     alloc.free()
             self._allocs.clear()
             self._stream_obj = None
+
+
+def _cudart_call(cudart: ModuleType, fn: str, *args: Any) -> Any:
+    """``cudart.<fn>(*args)`` with its error code checked: its value(s), or an EdgeferError."""
+    result = getattr(cudart, fn)(*args)
+    err, values = result[0], result[1:]
+    if err != cudart.cudaError_t.cudaSuccess:
+        _, text = cudart.cudaGetErrorString(err)
+        raise EdgeferError(f"CUDA {fn} failed: {text.decode(errors='replace')} ({err})")
+    return values[0] if len(values) == 1 else values or None
+
+
+def _device_name(name: str | bytes) -> str:
+    """A device name as text: cuda-python gives the C struct's NUL-padded bytes, pycuda a str."""
+    text = name.decode(errors="replace") if isinstance(name, bytes) else str(name)
+    return text.split("\x00", 1)[0].strip()
+
+
+def _cudart_identity(cudart: ModuleType, index: int) -> GpuIdentity:
+    """cuda-python's one query of a device: ``cudaGetDeviceProperties``."""
+    props = _cudart_call(cudart, "cudaGetDeviceProperties", index)
+    return GpuIdentity(_device_name(props.name), f"{props.major}.{props.minor}")
+
+
+def _pycuda_identity(cuda: ModuleType, device: Any) -> GpuIdentity:
+    """pycuda's one query of a ``Device``: its name and compute capability."""
+    try:
+        major, minor = device.compute_capability()
+        return GpuIdentity(_device_name(device.name()), f"{major}.{minor}")
+    except cuda.Error as exc:
+        raise EdgeferError(f"CUDA (pycuda) could not describe the device: {exc}") from exc
+
+
+def binding_identity(index: int = 0) -> GpuIdentity:
+    """Device ``index`` asked through the binding :func:`make_buffers` picks (cuda-python, else
+    pycuda), by the same query the buffers' :meth:`DeviceBuffers.device_info` makes, so a GPU
+    is named here as the plan's sidecar names it.
+
+    Raises :class:`NoCudaBindingError` when neither binding imports, and an
+    :class:`EdgeferError` (or whatever the binding raises) when it cannot reach the device.
+    """
+    cudart = _import_cudart()
+    if cudart is not None:
+        return _cudart_identity(cudart, index)
+    cuda = _import_pycuda()
+    if cuda is None:
+        raise NoCudaBindingError(INSTALL_HINT)
+    try:
+        cuda.init()
+        device = cuda.Device(index)
+    except cuda.Error as exc:
+        raise EdgeferError(f"CUDA (pycuda) could not start on device {index}: {exc}") from exc
+    return _pycuda_identity(cuda, device)
 
 
 def _import_cudart() -> ModuleType | None:
@@ -303,4 +353,4 @@ def make_buffers(device: int = 0, backend: str | None = None) -> DeviceBuffers:
         return CudaPythonBuffers(device)
     if choice == "pycuda":
         return PycudaBuffers(device)
-    raise EdgeferError(INSTALL_HINT)
+    raise NoCudaBindingError(INSTALL_HINT)

@@ -67,11 +67,13 @@ Profile = dict[str, tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]]
 
 
 def machine_expectations(trt: TensorRT, buffers: DeviceBuffers) -> dict[str, str]:
-    """The sidecar keys this machine decides: a plan loads only on its TensorRT version and GPU."""
+    """The sidecar keys this machine decides: a plan loads only on its TensorRT version and GPU.
+    The GPU is named by the query that wrote it into the sidecar at build time (and that the
+    engine cache key holds), so the same device always matches itself."""
     return {
         "runtime": "tensorrt",
         "runtime_version": tensorrt_version(trt),
-        **buffers.device_info(),
+        **buffers.device_info().sidecar_fields(),
     }
 
 
@@ -247,7 +249,7 @@ def build_trt_engine(
             profile=profile,
             calibration_digest=calibration_hash(calib, metadata) if precision == "int8" else None,
             tensorrt_version=version,
-            **buffers.device_info(),
+            **buffers.device_info().sidecar_fields(),
         )
     finally:
         buffers.free()

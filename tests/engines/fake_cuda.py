@@ -226,8 +226,11 @@ def make_cudart(device: FakeDevice) -> types.ModuleType:
         device.synchronize(int(stream))
         return ()
 
-    name = device.name.encode().ljust(256, b"\x00")
-    props = DeviceProperties(name, *device.compute_capability)
+    def properties(index: int) -> tuple[DeviceProperties]:
+        set_device(index)  # one device, 0: any other index is cudaErrorInvalidDevice, as in CUDA
+        name = device.name.encode().ljust(256, b"\x00")
+        return (DeviceProperties(name, *device.compute_capability),)
+
     functions: dict[str, Callable[..., tuple[Any, ...]]] = {
         "cudaSetDevice": set_device,
         "cudaStreamCreate": lambda: (cudaStream_t(device.create_stream()),),
@@ -238,7 +241,7 @@ def make_cudart(device: FakeDevice) -> types.ModuleType:
         "cudaMemcpyAsync": memcpy_async,
         "cudaStreamSynchronize": synchronize,
         "cudaStreamDestroy": destroy,
-        "cudaGetDeviceProperties": lambda index: (props,),
+        "cudaGetDeviceProperties": properties,
     }
     for fn_name, fn in functions.items():
         setattr(module, fn_name, call(fn_name, fn))

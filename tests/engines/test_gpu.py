@@ -13,6 +13,7 @@ from edgefer.engines.artifact import read_sidecar
 from edgefer.engines.gpu_buffers import DeviceBuffers, available_bindings, make_buffers
 from edgefer.engines.trt_module import tensorrt_installed
 from edgefer.errors import EdgeferError
+from edgefer.platform_info import gpu_identity
 from tests.engines.trt_helpers import face_calibration_set, quantize_qdq, real_faces, tiny_onnx
 
 BINDINGS = available_bindings()
@@ -70,7 +71,8 @@ def test_device_buffers_round_trip_real_faces(buffers: DeviceBuffers, fer_dir: P
     with pytest.raises(EdgeferError, match="holds"):
         buffers.upload("face", np.concatenate([faces, faces]))
     info = buffers.device_info()
-    assert info["gpu_name"] and info["compute_capability"].count(".") == 1
+    assert info.name and info.compute_capability.count(".") == 1
+    assert info == gpu_identity()  # the cache key's GPU is the buffers' (and the sidecar's) GPU
 
 
 @pytest.fixture(scope="module")
