@@ -11,13 +11,13 @@ and video stay in step however fast the loop runs. Microphones live in :mod:`.mi
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from edgefer.errors import EdgeferError
+from edgefer.live.clock import SYSTEM_CLOCK, Clock
 from edgefer.media import read_audio
 
 
@@ -84,6 +84,7 @@ class FileAudioSource:
     realtime : a thread writes ``block`` samples each time that much audio would have been recorded;
         otherwise nothing moves until :meth:`advance_to` is called (by the loop, with media time).
     loop : wrap around at the end (soaks on a looped clip); otherwise the source just stops writing.
+    clock : what the realtime thread reads and waits on; real time unless a test drives its own.
     """
 
     def __init__(
@@ -94,8 +95,10 @@ class FileAudioSource:
         block: int = 512,
         ring: AudioRing | None = None,
         loop: bool = False,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.name = str(path)
+        self.clock = clock
         self.samples = read_audio(path, sample_rate)
         self.sample_rate, self.realtime, self.block, self.loop = sample_rate, realtime, block, loop
         self.ring = ring if ring is not None else AudioRing(4.0, sample_rate)
@@ -143,10 +146,11 @@ class FileAudioSource:
             self._thread.join(timeout=5.0)
 
     def _play(self) -> None:
-        t0 = time.monotonic() - self.position / self.sample_rate
+        clock = self.clock
+        t0 = clock.monotonic() - self.position / self.sample_rate
         while not self._stop.is_set() and not self.finished:
             due = (self.position + self.block) / self.sample_rate
-            if self._stop.wait(max(0.0, t0 + due - time.monotonic())):
+            if clock.wait(self._stop, max(0.0, t0 + due - clock.monotonic())):
                 break
             self.advance_to(due)
 

@@ -28,6 +28,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from edgefer.errors import EdgeferError  # noqa: E402
+from edgefer.live.clock import SYSTEM_CLOCK, Clock  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,10 @@ class Frame:
 
 @dataclass(frozen=True)
 class SourceEvent:
-    """Something the loop should tell the user: ``lost``, ``retry``, ``reconnected``, ``gave_up``."""
+    """Something the loop should tell the user.
+
+    One of ``lost``, ``retry``, ``reconnected``, ``gave_up``.
+    """
 
     kind: str
     message: str
@@ -79,6 +83,8 @@ class VideoSource:
         latest-frame-wins, paced by the device.
     backoff_s, backoff_max_s, max_reconnects : the reconnect schedule (delays double up to the cap;
         ``None`` retries until stopped).
+    clock : what pacing, live timestamps and back-off read and wait on; real time unless a test
+        drives its own.
     """
 
     def __init__(
@@ -93,8 +99,9 @@ class VideoSource:
         backoff_max_s: float = 8.0,
         max_reconnects: int | None = None,
         on_event: Callable[[SourceEvent], None] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        self.name, self.live, self.loop = name, live, loop
+        self.name, self.live, self.loop, self.clock = name, live, loop, clock
         self.deliver_all = not live and not paced
         self._opener, self._on_event = opener, on_event
         self.backoff_s, self.backoff_max_s = backoff_s, backoff_max_s
@@ -116,7 +123,7 @@ class VideoSource:
     # ------------------------------------------------------------------------------- consumer side
     def start(self) -> VideoSource:
         if self._thread is None:
-            self._t0 = time.monotonic()
+            self._t0 = self.clock.monotonic()
             self._thread = threading.Thread(
                 target=self._run, name=f"video:{self.name}", daemon=True
             )
@@ -124,8 +131,11 @@ class VideoSource:
         return self
 
     def read_latest(self, timeout: float | None = None) -> Frame | None:
-        """The newest frame not yet read (every frame in order when ``deliver_all``), or None on
-        timeout or once the source has ended (check :attr:`finished` and :attr:`error`)."""
+        """The newest frame not yet read, or None on timeout or once the source has ended.
+
+        With ``deliver_all``, every frame in order. On None, check :attr:`finished` and
+        :attr:`error`.
+        """
         with self._cond:
             ready = self._cond.wait_for(
                 lambda: self._queue or self._slot is not None or self._ended, timeout
@@ -147,7 +157,10 @@ class VideoSource:
 
     @property
     def pending(self) -> int:
-        """Frames captured but not yet read (at most 1 latest-frame-wins, 2 with ``deliver_all``)."""
+        """Frames captured but not yet read.
+
+        At most 1 (latest frame wins), 2 with ``deliver_all``.
+        """
         with self._cond:
             return len(self._queue) + (self._slot is not None)
 
@@ -178,7 +191,9 @@ class VideoSource:
                 image, ms = self._next_image()
                 if image is None:
                     break
-                stamp = self.captured / self.fps if not self.live else time.monotonic() - self._t0
+                stamp = (
+                    self.captured / self.fps if not self.live else self.clock.monotonic() - self._t0
+                )
                 self._publish(Frame(image, self.captured, stamp, ms))
                 self.captured += 1
         except Exception as exc:  # a driver or decoder bug must end the source, not hang the loop
@@ -216,9 +231,9 @@ class VideoSource:
 
     def _pace(self, image: np.ndarray, ms: float) -> tuple[np.ndarray, float]:
         if not self.live and not self.deliver_all:
-            delay = self._t0 + self.captured / self.fps - time.monotonic()
+            delay = self._t0 + self.captured / self.fps - self.clock.monotonic()
             if delay > 0:
-                self._stop.wait(delay)
+                self.clock.wait(self._stop, delay)
         return image, ms
 
     def _publish(self, frame: Frame) -> None:
@@ -243,7 +258,7 @@ class VideoSource:
                 self.error = f"{self.name}: lost, and {self.max_reconnects} reconnects failed"
                 self._emit(SourceEvent("gave_up", self.error, attempt - 1))
                 return False
-            if self._stop.wait(delay):
+            if self.clock.wait(self._stop, delay):
                 return False
             self._cap, self._pending = self._try_open()
             if self._pending is not None:
@@ -291,7 +306,10 @@ class VideoSource:
 
 
 class _quiet_opencv:  # noqa: N801 (used as a context manager)
-    """Silence OpenCV's own log lines (V4L2, obsensor) while opening: our error says it in one line."""
+    """Silence OpenCV's own log lines (V4L2, obsensor) while opening.
+
+    Our error says it in one line.
+    """
 
     def __enter__(self) -> None:
         self._level = cv2.utils.logging.getLogLevel()

@@ -17,7 +17,6 @@ The tests replay a real WAV through exactly the subset of ``sounddevice.InputStr
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -26,6 +25,7 @@ import soxr
 
 from edgefer.errors import EdgeferError
 from edgefer.live.audio import AudioRing
+from edgefer.live.clock import SYSTEM_CLOCK, Clock
 from edgefer.live.mic_devices import (
     InputDevice,
     choose_input_settings,
@@ -109,6 +109,7 @@ class MicrophoneSource:
     block : frames per callback at ``sample_rate``; scaled to the device rate, so a 48 kHz device
         is called back as often as a 16 kHz one.
     stall_s : no callback for this long after start counts as a failure (a wedged driver).
+    clock : what that silence is measured on; real time unless a test drives its own.
     """
 
     def __init__(
@@ -120,6 +121,7 @@ class MicrophoneSource:
         block: int = 512,
         stream_factory: StreamFactory | None = None,
         stall_s: float = 2.0,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.sample_rate = int(sample_rate)
         self.ring = ring if ring is not None else AudioRing(4.0, sample_rate)
@@ -127,7 +129,7 @@ class MicrophoneSource:
             raise EdgeferError(
                 f"ring at {self.ring.sample_rate} Hz, microphone at {sample_rate} Hz"
             )
-        self.stall_s = stall_s
+        self.stall_s, self.clock = stall_s, clock
         self.blocks = self.overflows = 0
         self._failure: str | None = None
         self._started = self._stopping = False
@@ -162,7 +164,7 @@ class MicrophoneSource:
         return self.device.index, rate, channels
 
     def start(self) -> MicrophoneSource:
-        self._last_block = time.monotonic()
+        self._last_block = self.clock.monotonic()
         try:
             self._stream.start()
         except Exception as exc:  # PortAudioError and friends: the device went away
@@ -182,7 +184,7 @@ class MicrophoneSource:
         if self._failure is None and self._started and not self._stopping:
             if not self._stream.active:
                 self._failure = f"{self.name} stopped recording"
-            elif time.monotonic() - self._last_block > self.stall_s:
+            elif self.clock.monotonic() - self._last_block > self.stall_s:
                 self._failure = f"{self.name} delivered no audio for {self.stall_s:.1f} s"
         return self._failure
 
@@ -199,7 +201,7 @@ class MicrophoneSource:
                 mono = resampler.resample_chunk(np.ascontiguousarray(mono, np.float32))
             self.ring.write(mono)
             self.blocks += 1
-            self._last_block = time.monotonic()
+            self._last_block = self.clock.monotonic()
         except Exception as exc:  # raising here would abort PortAudio's thread silently
             self._failure = f"{self.name} failed: {exc}"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -36,13 +36,22 @@ class StageTimer:
     measured elsewhere), then ``end_tick()``, which records ``total`` and returns the tick's ms per
     stage. A stage timed twice in one tick (one crop per face) adds up; a stage not run is not
     recorded, so the spectrogram's percentiles describe the ticks that computed one.
+
+    now : the seconds counter read at each start and end (``time.perf_counter``); a test passes its
+        own to get exact times.
     """
 
-    def __init__(self, stages: Sequence[str] = STAGES, capacity: int = 100_000) -> None:
+    def __init__(
+        self,
+        stages: Sequence[str] = STAGES,
+        capacity: int = 100_000,
+        now: Callable[[], float] = time.perf_counter,
+    ) -> None:
         if capacity < 1:
             raise EdgeferError(f"timer capacity must be >= 1, got {capacity}")
         self.stages = tuple(stages)
         self.capacity = capacity
+        self._now = now
         self._samples = {name: np.zeros(capacity, dtype=np.float32) for name in self.stages}
         self._counts = dict.fromkeys(self.stages, 0)
         self._tick: dict[str, float] = {}
@@ -50,15 +59,15 @@ class StageTimer:
 
     def start_tick(self) -> None:
         self._tick = {}
-        self._tick_start = time.perf_counter()
+        self._tick_start = self._now()
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
+        start = self._now()
         try:
             yield
         finally:
-            self.add(name, (time.perf_counter() - start) * 1000.0)
+            self.add(name, (self._now() - start) * 1000.0)
 
     def add(self, name: str, ms: float) -> None:
         if name not in self._samples:
@@ -68,7 +77,7 @@ class StageTimer:
     def end_tick(self) -> dict[str, float]:
         """Record this tick (``total`` = time since :meth:`start_tick`) and return its ms per stage."""
         if self._tick_start is not None and "total" in self._samples:
-            self._tick["total"] = (time.perf_counter() - self._tick_start) * 1000.0
+            self._tick["total"] = (self._now() - self._tick_start) * 1000.0
         for name, ms in self._tick.items():
             count = self._counts[name]
             self._samples[name][count % self.capacity] = ms

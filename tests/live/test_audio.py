@@ -15,6 +15,7 @@ from edgefer.live.audio import AudioRing, FileAudioSource
 from edgefer.live.mic_option import open_audio_source
 from edgefer.live.microphone import MicrophoneSource
 from edgefer.media import read_audio
+from tests.live.manual_clock import ManualClock
 from tests.live.wav_stream import WavStream
 
 WINDOW = 32000  # the 2 s model window at 16 kHz
@@ -78,13 +79,24 @@ def test_video_sound_track_fills_the_ring_with_read_audio_samples(flv):
 
 
 def test_realtime_file_source_plays_at_the_sample_rate(speech_wav):
+    """Each 500-sample block (1/32 s at 16 kHz, exact in binary) is written the moment its duration
+    has passed on the clock and not before; a late wake-up writes every block due, then keeps time."""
     reference = read_audio(speech_wav)
-    with FileAudioSource(speech_wav, realtime=True) as source:
-        time.sleep(0.6)
-        position = source.position
+    clock = ManualClock()
+    with FileAudioSource(speech_wav, realtime=True, block=500, clock=clock) as source:
+        for k in range(1, 11):
+            clock.advance(1 / 64)
+            assert source.position == (k - 1) * 500  # half-way through block k: not yet written
+            clock.advance(1 / 64)
+            assert source.position == k * 500  # block k is due: written at once
+        assert clock.waits == [1 / 32] * 11  # the thread asked to wait one block each time
+        clock.advance(0.3)  # woken late: 9.6 blocks due since, the 9 complete ones written
+        assert source.position == 19 * 500
         window = source.ring.read_last(8000)
-    assert 0.45 * 16000 < position < 0.8 * 16000
-    np.testing.assert_array_equal(window[-min(position, 8000) :], reference[:position][-8000:])
+        clock.advance(reference.size / 16000)  # past the end: the player finishes and stops
+        assert source.finished and source.position == reference.size
+    np.testing.assert_array_equal(window, reference[: 19 * 500][-8000:])
+    np.testing.assert_array_equal(source.ring.read_last(reference.size), reference)
 
 
 def test_looped_file_source_wraps_around(speech_wav):
@@ -99,44 +111,60 @@ def test_looped_file_source_wraps_around(speech_wav):
 def test_microphone_path_fed_by_a_real_wav_gives_the_file_window(speech_wav):
     """MicrophoneSource's PortAudio callback path, with WavStream in place of the device."""
     size = read_audio(speech_wav).size
-    mic = MicrophoneSource(0, stream_factory=WavStream.factory(speech_wav, realtime=False))
+    opened: list[WavStream] = []
+    mic = MicrophoneSource(0, stream_factory=WavStream.factory(speech_wav, opened, realtime=False))
     with mic:
-        deadline = time.monotonic() + 10
-        while mic.ring.total_written < size and time.monotonic() < deadline:
-            time.sleep(0.01)
+        assert opened[0].finished.wait(30), "the stream never reached the end of the clip"
     file_source = FileAudioSource(speech_wav, realtime=False)
     file_source.advance_to(60.0)
+    assert mic.ring.total_written == size
     np.testing.assert_array_equal(mic.ring.read_last(WINDOW), file_source.ring.read_last(WINDOW))
     assert mic.blocks == -(-size // 512) and mic.overflows == 0  # 512-sample blocks
 
 
+def _realtime_mic(wav, device, clock, **options) -> MicrophoneSource:
+    """A MicrophoneSource on a WavStream whose blocks arrive as ``clock`` moves past them."""
+    mic_options = {k: options.pop(k) for k in ("block", "stall_s") if k in options}
+    factory = WavStream.factory(wav, realtime=True, clock=clock, **options)
+    return MicrophoneSource(device, stream_factory=factory, clock=clock, **mic_options)
+
+
 def test_microphone_lost_mid_run_is_marked_failed(speech_wav):
-    mic = MicrophoneSource(
-        "USB mic", stream_factory=WavStream.factory(speech_wav, realtime=True, fail_after_s=0.3)
-    )
+    clock = ManualClock()
+    mic = _realtime_mic(speech_wav, "USB mic", clock, fail_after_s=0.3)
     with mic:
-        time.sleep(0.1)
-        assert mic.failed is None
-        time.sleep(0.5)
+        clock.advance(0.1)  # 512-sample blocks every 32 ms: three by now
+        assert mic.failed is None and mic.ring.total_written == 3 * 512
+        clock.advance(0.5, asleep=0)  # the device stops after the block that reaches 0.3 s
         assert mic.failed == "microphone USB mic stopped recording (device lost?)"
-    assert 0.3 * 16000 <= mic.ring.total_written < 0.3 * 16000 + 512
+    assert mic.blocks == 10 and mic.ring.total_written == 10 * 512  # 0.32 s, none after
 
 
 def test_microphone_that_goes_quiet_is_marked_failed(speech_wav):
-    """A wedged driver: the stream stays active but no block arrives within ``stall_s``."""
-    factory = WavStream.factory(speech_wav, realtime=True, loop=True)
-    mic = MicrophoneSource(1, block=16000, stream_factory=factory, stall_s=0.3)
+    """A wedged driver: the stream stays active but no block arrives within ``stall_s``. Here one
+    block arrives each second, so the gaps before and after the first one are stalls of 0.5 s."""
+    clock = ManualClock()
+    mic = _realtime_mic(speech_wav, 1, clock, block=16000, stall_s=0.5, loop=True)
     with mic:
-        time.sleep(0.5)
-        assert mic.failed == "microphone 1 delivered no audio for 0.3 s"
+        clock.advance(0.5)  # no block yet, but only stall_s since the start
+        assert mic.failed is None and mic.blocks == 0
+        clock.advance(0.5)  # the first block, at 1 s, restarts the watch
+        assert mic.blocks == 1 and mic.failed is None
+        clock.advance(0.5)
+        assert mic.failed is None  # 0.5 s since that block: not more than stall_s
+        clock.advance(0.25)
+        assert mic.failed == "microphone 1 delivered no audio for 0.5 s"
+        assert mic.blocks == 1
 
 
 def test_stopping_a_microphone_is_not_a_failure(speech_wav):
-    mic = MicrophoneSource(0, stream_factory=WavStream.factory(speech_wav, realtime=True))
+    clock = ManualClock()
+    mic = _realtime_mic(speech_wav, 0, clock)
     assert mic.failed is None  # not started yet is not a failure either
     mic.start()
-    time.sleep(0.1)
-    mic.stop()
+    clock.advance(0.1)
+    assert mic.blocks == 3 and mic.failed is None  # recording
+    mic.stop()  # the stream ends and calls finished_callback, as PortAudio does on stop
     assert mic.failed is None
 
 

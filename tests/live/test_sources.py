@@ -20,6 +20,7 @@ from edgefer.live.sources import (
     opencv_has_gstreamer,
 )
 from edgefer.media import read_video_frames
+from tests.live.manual_clock import ManualClock
 
 FLV_FRAMES = 67
 
@@ -49,22 +50,25 @@ def test_fast_file_source_delivers_every_frame_in_order(flv):
 
 
 def test_paced_source_keeps_only_the_latest_frame_for_a_slow_consumer(flv):
-    start = time.monotonic()
-    seen_pending = []
-    with open_video_source(str(flv), paced=True) as source:
+    """A consumer taking one frame every three frame periods (10 FPS against the file's 30), on a
+    clock the test moves: the source publishes exactly the frames due by then, holds only the
+    newest, and drops (and counts) the two older ones."""
+    clock = ManualClock()
+    with open_video_source(str(flv), paced=True, clock=clock) as source:
+        period = 1 / source.fps
         frames = []
-        while (frame := source.read_latest(2.0)) is not None:
-            frames.append(frame)
-            time.sleep(0.1)  # a consumer at ~10 FPS against a 30 FPS file
-            seen_pending.append(source.pending)
-    elapsed = time.monotonic() - start
+        clock.advance(period / 2)  # frame 0 is due at the start, frame 1 only at one period
+        for step in range(23):  # now at (3 * step + 0.5) periods
+            assert source.delivered == 3 * step + 1  # paced at the file's rate, to the frame
+            assert source.pending == 1  # one frame held, however slow the consumer
+            frames.append(source.read_latest(5.0))
+            assert source.pending == 0
+            clock.advance(3 * period, asleep=0)  # the thread has ended after the last frame
+        assert source.read_latest(5.0) is None and source.finished
     indices = [f.index for f in frames]
-    assert indices == sorted(set(indices))  # newest first-come, never an older frame
-    assert source.delivered == FLV_FRAMES
-    assert source.dropped > 30 and len(frames) + source.dropped == FLV_FRAMES
-    assert max(seen_pending) <= 1  # one frame held, however slow the consumer
-    assert elapsed > 0.9 * FLV_FRAMES / source.fps  # paced at the file's rate
-    assert indices[-1] >= FLV_FRAMES - 4  # the consumer ends near the newest frame
+    assert indices == list(range(0, FLV_FRAMES, 3))  # always the newest frame, ending on the last
+    assert [f.timestamp for f in frames] == pytest.approx([i / source.fps for i in indices])
+    assert source.delivered == FLV_FRAMES and source.dropped == FLV_FRAMES - len(frames) == 44
 
 
 def test_live_source_reconnects_with_backoff_when_its_file_vanishes(flv, tmp_path):

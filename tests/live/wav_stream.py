@@ -8,7 +8,6 @@ time, status)`` and ``finished_callback``), so the real microphone code runs wit
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from edgefer.errors import EdgeferError
+from edgefer.live.clock import SYSTEM_CLOCK, Clock
 from edgefer.live.microphone import Callback, StreamFactory
 from edgefer.media import read_audio
 
@@ -28,6 +28,10 @@ class WavStream:
     fail_after_s : stop delivering after this much audio, as an unplugged device does (the stream
         turns inactive and calls ``finished_callback``). At the end of the file the same happens,
         unless ``loop``.
+    clock : the time ``realtime`` follows; a test's :class:`~tests.live.manual_clock.ManualClock`
+        makes each block arrive exactly when the test moves time past it.
+    finished : set once the stream has ended and ``finished_callback`` returned, so a test waits on
+        it instead of polling.
     """
 
     def __init__(
@@ -44,21 +48,34 @@ class WavStream:
         realtime: bool = True,
         fail_after_s: float | None = None,
         loop: bool = False,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         if dtype != "float32":
             raise EdgeferError(f"WavStream only replays float32, not {dtype}")
         self.samples = read_audio(path, samplerate)
         self.samplerate, self.blocksize, self.channels = samplerate, blocksize or 512, channels
         self.realtime, self.fail_after_s, self.loop = realtime, fail_after_s, loop
+        self.clock = clock
+        self.finished = threading.Event()
         self._callback, self._finished_cb = callback, finished_callback
         self._active = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     @classmethod
-    def factory(cls, path: str | Path, **options: Any) -> StreamFactory:
-        """A ``stream_factory`` for :class:`MicrophoneSource` replaying ``path``."""
-        return lambda **kwargs: cls(path, **kwargs, **options)
+    def factory(
+        cls, path: str | Path, opened: list[WavStream] | None = None, **options: Any
+    ) -> StreamFactory:
+        """A ``stream_factory`` for :class:`MicrophoneSource` replaying ``path``; each stream it
+        makes is appended to ``opened``, so a test can wait on its :attr:`finished`."""
+
+        def make(**kwargs: Any) -> WavStream:
+            stream = cls(path, **kwargs, **options)
+            if opened is not None:
+                opened.append(stream)
+            return stream
+
+        return make
 
     @property
     def active(self) -> bool:
@@ -79,7 +96,8 @@ class WavStream:
         self.stop()
 
     def _run(self) -> None:
-        sent, t0, size = 0, time.monotonic(), self.samples.size
+        clock = self.clock
+        sent, t0, size = 0, clock.monotonic(), self.samples.size
         limit = None if self.fail_after_s is None else int(self.fail_after_s * self.samplerate)
         while not self._stop.is_set() and (self.loop or sent < size):
             if limit is not None and sent >= limit:
@@ -88,16 +106,19 @@ class WavStream:
             index = np.arange(sent, sent + n) % size
             block = np.repeat(self.samples[index, None], self.channels, axis=1)
             due = t0 + (sent + n) / self.samplerate
-            if self.realtime and self._stop.wait(max(0.0, due - time.monotonic())):
+            if self.realtime and clock.wait(self._stop, max(0.0, due - clock.monotonic())):
                 break
             info = SimpleNamespace(
-                inputBufferAdcTime=sent / self.samplerate, currentTime=time.monotonic()
+                inputBufferAdcTime=sent / self.samplerate, currentTime=clock.monotonic()
             )
             self._callback(block, n, info, _NoStatus())
             sent += n
         self._active = False
-        if self._finished_cb is not None:
-            self._finished_cb()
+        try:
+            if self._finished_cb is not None:
+                self._finished_cb()
+        finally:
+            self.finished.set()
 
 
 class _NoStatus:
