@@ -70,6 +70,7 @@ class ServerProcess:
         os.close(handle)
         self.log_path = Path(name)
         self.returncode: int | None = None
+        self._launched = 0.0
 
     @property
     def ports(self) -> tuple[int, int, int]:
@@ -85,6 +86,14 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace")
 
     def start(self) -> ServerProcess:
+        """Start the server and wait until it listens (:meth:`launch`, then :meth:`wait_ready`)."""
+        return self.launch().wait_ready()
+
+    def launch(self) -> ServerProcess:
+        """Start the server without waiting for it: several can then start side by side, each
+        waited for later with :meth:`wait_ready`."""
+        if self.process is not None:
+            raise EdgeferError("this edgefer serve is already running")
         command = [
             str(self.python), "-m", "edgefer.cli", "serve", *self.models,
             "--http-port", str(self.http_port), "--grpc-port", str(self.grpc_port),
@@ -97,16 +106,27 @@ class ServerProcess:
                 command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT,
                 start_new_session=True,  # its own group: a kill takes tritonserver with it
             )  # fmt: skip
-        deadline = time.monotonic() + self.start_s
-        while time.monotonic() < deadline:
+        self._launched = time.monotonic()
+        return self
+
+    def wait_ready(self) -> ServerProcess:
+        """Wait until the launched server says where it listens (up to ``start_s`` from its
+        launch); fail with its own words if it exits first."""
+        if self.process is None:
+            raise EdgeferError("edgefer serve was not launched")
+        deadline = self._launched + self.start_s
+        while True:
             if "listening on" in self.output():
                 return self
             if self.process.poll() is not None:
                 self.returncode = self.process.returncode
+                self.process = None
                 raise EdgeferError(
                     f"edgefer serve exited with {self.returncode}: {self.output().strip()[-400:]}"
                 )
-            time.sleep(0.2)
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
         self.stop()
         raise EdgeferError(f"edgefer serve was not ready after {self.start_s:.0f} s")
 

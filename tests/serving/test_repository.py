@@ -270,6 +270,7 @@ def test_a_rerun_updates_the_same_model_and_another_needs_force(tmp_path):
     assert [t.name for t in _config(repo / "face" / "config.pbtxt").input] == ["voice"]
 
 
+@pytest.mark.slow  # converts the Keras model to ONNX (tf2onnx) and checks parity
 def test_a_keras_model_is_exported_first_and_its_folder_left_alone(tmp_path):
     """MODEL as Keras: converted (with the parity check) into a temporary file, not beside it."""
     source = tmp_path / "src"
