@@ -50,8 +50,10 @@ def content_digest(arrays: dict[str, np.ndarray]) -> str:
 
 @dataclass
 class CalibrationSet:
-    """N real samples per input name, with the content ``digest`` and the ``spec_digest`` of the
-    preprocessing that made them."""
+    """N real samples per input name, with their ``digest`` and ``spec_digest``.
+
+    ``digest`` is the content digest; ``spec_digest`` is that of the preprocessing that made them.
+    """
 
     arrays: dict[str, np.ndarray]
     digest: str
@@ -91,8 +93,11 @@ class CalibrationSet:
     def batches(
         self, batch_size: int, names: Sequence[str] | None = None
     ) -> Iterator[dict[str, np.ndarray]]:
-        """Consecutive full batches in stored order (a fixed-batch calibrator needs full ones);
-        ``len(self) % batch_size`` trailing samples are left out."""
+        """Consecutive full batches in stored order.
+
+        A fixed-batch calibrator needs full ones; ``len(self) % batch_size`` trailing samples are
+        left out.
+        """
         names = tuple(names) if names is not None else self.input_names
         missing = [n for n in names if n not in self.arrays]
         if missing:
@@ -106,9 +111,12 @@ class CalibrationSet:
             yield {n: self.arrays[n][start : start + batch_size] for n in names}
 
     def check_fits(self, input_specs: dict[str, TensorSpec], min_samples: int) -> None:
-        """Refuse a set that lacks one of the model's inputs, has another sample shape, or holds
-        fewer than ``min_samples`` samples. Extra inputs are fine (a face model can use the face half
-        of a fusion set)."""
+        """Refuse a set that does not fit the model.
+
+        That is a set that lacks one of the model's inputs, has another sample shape, or holds fewer
+        than ``min_samples`` samples. Extra inputs are fine (a face model can use the face half of a
+        fusion set).
+        """
         for name, spec in input_specs.items():
             if name not in self.arrays:
                 raise EdgeferError(
@@ -135,8 +143,10 @@ class CalibrationSet:
 
 
 def save_calibration(calib: CalibrationSet, path: str | Path) -> Path:
-    """Write the set atomically as ``.npz`` (float16, keyed by input name, plus ``_meta``) and its
-    sidecar JSON."""
+    """Write the set atomically as ``.npz``, and its sidecar JSON.
+
+    The ``.npz`` holds float16 arrays keyed by input name, plus ``_meta``.
+    """
     path = Path(path)
     if path.suffix != ".npz":
         raise EdgeferError(f"a calibration set is saved as .npz: {path}")
@@ -160,8 +170,11 @@ def save_calibration(calib: CalibrationSet, path: str | Path) -> Path:
 
 
 def load_calibration(path: str | Path) -> CalibrationSet:
-    """Read a set, checking the sidecar (when present) and the content digest: a corrupt, truncated
-    or edited file is one clear error. A plain ``.npz`` of input arrays is accepted with a warning."""
+    """Read a set, checking the sidecar (when present) and the content digest.
+
+    A corrupt, truncated or edited file is one clear error. A plain ``.npz`` of input arrays is
+    accepted with a warning.
+    """
     path = Path(path)
     if not path.is_file():
         raise EdgeferError(f"calibration set not found: {path}")
@@ -189,13 +202,19 @@ def load_calibration(path: str | Path) -> CalibrationSet:
 
 
 def default_calibration_path(spec: PreprocessSpec, n: int, seed: int = 0) -> Path:
-    """Where ``calibrate`` and ``build-engine`` keep a training-split set: named by what decides it."""
+    """Where ``calibrate`` and ``build-engine`` keep a training-split set.
+
+    The file is named by what decides it.
+    """
     return Path("calibration") / f"train-{spec.digest()}-n{n}-s{seed}.npz"
 
 
 def spec_from(source: str | Path) -> PreprocessSpec:
-    """The preprocessing spec of a preset name (``edge``/``paper``), a ``spec.json``, a run folder, a
-    ``.keras`` model or an exported ``.onnx`` (its embedded metadata)."""
+    """The preprocessing spec of a preset name, a spec file, a run folder or a model.
+
+    The source may be a preset name (``edge``/``paper``), a ``spec.json``, a run folder, a
+    ``.keras`` model or an exported ``.onnx`` (its embedded metadata).
+    """
     from edgefer.spec import PRESET_NAMES, preset_spec
 
     if str(source) in PRESET_NAMES:

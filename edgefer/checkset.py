@@ -78,8 +78,11 @@ def make_checkset(
     voices_roots: Sequence[str | Path] | None = None,
     progress: Progress | None = None,
 ) -> Path:
-    """Build the two-input held-out set with :func:`~edgefer.evalsets.heldout_set` (the test set's
-    masking, test actors, seeded pairing) at ``per_class`` per class and save it atomically."""
+    """Build the two-input held-out set and save it atomically.
+
+    It is built with :func:`~edgefer.evalsets.heldout_set` (the test set's masking, test actors,
+    seeded pairing) at ``per_class`` per class.
+    """
     from edgefer import __version__
     from edgefer.calibration import content_digest
     from edgefer.data.evalset import heldout_mask_seed
@@ -135,8 +138,10 @@ def make_checkset(
 def load_checkset(
     path: str | Path, spec_digest: str, inputs: Sequence[str]
 ) -> tuple[EvalSet, HeldoutInfo]:
-    """The stored set as an :class:`~edgefer.data.evalset.EvalSet` holding ``inputs``, checked
-    against its sidecar hash, its content digest and the model's ``spec_digest``."""
+    """The stored set as an :class:`~edgefer.data.evalset.EvalSet` holding ``inputs``.
+
+    It is checked against its sidecar hash, its content digest and the model's ``spec_digest``.
+    """
     from edgefer.calibration import content_digest
     from edgefer.data.evalset import EvalSet
     from edgefer.engines.artifact import read_sidecar
@@ -178,8 +183,11 @@ def heldout_for(
     voices_roots: Sequence[str | Path] | None = None,
     progress: Progress | None = None,
 ) -> tuple[EvalSet, HeldoutInfo]:
-    """The dataset's held-out set when the dataset is there (or folders are given), else the
-    shipped check set for ``spec``; refuses with one line when neither exists."""
+    """The dataset's held-out set, else the shipped check set for ``spec``.
+
+    The dataset's set is used when the dataset is there (or folders are given); refuses with one
+    line when neither exists.
+    """
     from edgefer.evalsets import data_config, heldout_set
 
     given = faces_root is not None or voices_roots is not None

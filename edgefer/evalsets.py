@@ -52,7 +52,7 @@ def heldout_set(
     masked: bool = True,
     progress: Progress | None = None,
 ) -> EvalSet:
-    """Real held-out inputs for a model taking ``inputs`` (``face``, ``voice`` or both), with labels.
+    """Real held-out inputs, with labels, for a model taking ``inputs`` (face, voice or both).
 
     The arrays are :func:`~edgefer.data.evalset.heldout_arrays`' (faces masked as training's
     ``test_masked``, voices of the test actors); two-input sets pair each face with a voice of its

@@ -92,8 +92,11 @@ def _read_with_av(path: Path) -> tuple[np.ndarray, int]:
 
 
 def read_video_frames(path: str | Path, max_frames: int | None = None) -> list[np.ndarray]:
-    """Decode a video file's frames as uint8 BGR arrays (PyAV), evenly subsampled to at most
-    ``max_frames``. Used for clips (evaluation, tests); the live loop streams instead."""
+    """Decode a video file's frames as uint8 BGR arrays (PyAV).
+
+    They are evenly subsampled to at most ``max_frames``. Used for clips (evaluation, tests); the
+    live loop streams instead.
+    """
     import av
 
     path = Path(path)

@@ -1,5 +1,8 @@
-"""Where a trained model's files are: the ``.keras`` model, its preprocessing spec and its run
-config, for a run folder or a ``.keras`` file. ``export`` and ``calibrate`` both start from here."""
+"""Where a trained model's files are, for a run folder or a ``.keras`` file.
+
+The files are the ``.keras`` model, its preprocessing spec and its run config. ``export`` and
+``calibrate`` both start from here.
+"""
 
 from __future__ import annotations
 

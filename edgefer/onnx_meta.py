@@ -37,8 +37,10 @@ def make_metadata(
     precision: str = "fp32",
     **extra: Any,
 ) -> dict[str, Any]:
-    """The metadata dict of a model whose inputs are made with ``spec`` (``extra`` adds provenance:
-    source model hash, fusion, exporter versions)."""
+    """The metadata dict of a model whose inputs are made with ``spec``.
+
+    ``extra`` adds provenance: source model hash, fusion, exporter versions.
+    """
     return {
         "format": METADATA_FORMAT,
         "edgefer_version": __version__,
@@ -92,7 +94,10 @@ def spec_of(meta: Mapping[str, Any]) -> PreprocessSpec:
 
 
 def load_onnx(path: str | Path) -> Any:
-    """Parse and check an ONNX file; a missing, empty, corrupt or truncated file is one clear error."""
+    """Parse and check an ONNX file.
+
+    A missing, empty, corrupt or truncated file is one clear error.
+    """
     import onnx
 
     path = Path(path)
@@ -157,8 +162,10 @@ def resolve_metadata(
     outputs: Mapping[str, TensorSpec],
     where: str,
 ) -> dict[str, Any]:
-    """Our metadata checked against the graph; for a file without it, assumed metadata and a warning
-    when the inputs fit, else a refusal."""
+    """Our metadata checked against the graph.
+
+    For a file without it: assumed metadata and a warning when the inputs fit, else a refusal.
+    """
     if meta is not None:
         declared = {name: tuple(shape) for name, shape in meta["inputs"].items()}
         actual = {name: spec.shape for name, spec in inputs.items()}

@@ -1,4 +1,4 @@
-"""The one preprocessing module: face crop -> ``face`` tensor, audio window -> ``voice`` log-mel image.
+"""The one preprocessing module: face crop -> ``face`` tensor, audio -> ``voice`` log-mel image.
 
 Training, export metadata, calibration, the live loop and the benchmarks all call these functions, so
 the device sees exactly what the model was trained on. Pure functions: NumPy in, NumPy out, every
@@ -22,9 +22,11 @@ _EPS = 1e-10
 def crop_square(
     box: tuple[int, int, int, int], spec: PreprocessSpec, detector: str
 ) -> tuple[int, int, int]:
-    """The square ``(x0, y0, side)`` that frames a face box ``(x, y, w, h)`` of ``detector``
-    (``yunet``/``haar``) as the training crops were, by that detector's
-    :class:`~edgefer.spec.CropRule`; it may reach past the frame's edges."""
+    """The square ``(x0, y0, side)`` that frames a face box ``(x, y, w, h)`` of ``detector``.
+
+    The box is framed as the training crops were, by that detector's (``yunet``/``haar``)
+    :class:`~edgefer.spec.CropRule`; the square may reach past the frame's edges.
+    """
     x, y, w, h = (int(v) for v in box)
     if w <= 0 or h <= 0:
         raise EdgeferError(f"empty face box {box}")
@@ -112,8 +114,9 @@ def frame_energy_db(audio: np.ndarray, voice: VoiceSpec) -> np.ndarray:
 
 
 def is_silent(audio: np.ndarray, voice: VoiceSpec) -> bool:
-    """True when the window carries no voice: its loud frames (the 95th percentile of 25 ms frame
-    energies) stay below ``silence_dbfs``.
+    """True when the window carries no voice.
+
+    Its loud frames (the 95th percentile of 25 ms frame energies) stay below ``silence_dbfs``.
 
     Frame energy, not the whole window's RMS: a quiet speaker with pauses (RAVDESS neutral clips
     reach only -45 dBFS at their loudest frame and -56 dBFS overall) is still a voice.
@@ -143,7 +146,15 @@ def clip_window(audio: np.ndarray, voice: VoiceSpec) -> np.ndarray:
 
 
 def centre_window(audio: np.ndarray, centre: int, length: int) -> np.ndarray:
-    """Take ``length`` samples centred on ``centre``, kept inside the clip, zero-padded if short."""
+    """Take ``length`` samples centred on ``centre``, kept inside the clip, zero-padded if short.
+
+    Examples
+    --------
+    >>> centre_window(np.arange(10, dtype=np.float32), centre=8, length=4)  # kept inside
+    array([6., 7., 8., 9.], dtype=float32)
+    >>> centre_window(np.ones(2, dtype=np.float32), centre=0, length=4)  # padded both sides
+    array([0., 1., 1., 0.], dtype=float32)
+    """
     if audio.size <= length:
         out = np.zeros(length, dtype=np.float32)
         offset = (length - audio.size) // 2

@@ -32,7 +32,10 @@ def is_notice(line: str) -> bool:
 
 
 def import_tensorflow() -> bool:
-    """Import TensorFlow (and Keras) once with its notices filtered; False when it is not installed."""
+    """Import TensorFlow (and Keras) once with its notices filtered.
+
+    Returns False when it is not installed.
+    """
     if "tensorflow" in sys.modules:
         return True
     if importlib.util.find_spec("tensorflow") is None:

@@ -1,4 +1,4 @@
-"""The preprocessing spec: every number that turns a face crop or an audio window into a model input.
+"""The preprocessing spec: every number that turns a face crop or audio window into a model input.
 
 One frozen object, saved as JSON beside every trained model and embedded in every exported ONNX file,
 so the live loop and the benchmarks rebuild exactly the inputs the model was trained on.
@@ -65,7 +65,10 @@ class FaceSpec:
     crops: tuple[tuple[str, CropRule], ...] = DEFAULT_CROPS
 
     def crop_rule(self, detector: str) -> CropRule:
-        """The crop rule for boxes of ``detector`` (a family name from :data:`DETECTOR_FAMILIES`)."""
+        """The crop rule for boxes of ``detector``.
+
+        ``detector`` is a family name from :data:`DETECTOR_FAMILIES`.
+        """
         for name, rule in self.crops:
             if name == detector:
                 return rule
@@ -74,9 +77,11 @@ class FaceSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FaceSpec:
-        """Read ``{"channels", "crops": {family: {scale, shift_x, shift_y}}}``; a version-1 spec's
-        ``crop_margin`` (one margin for any box) becomes the Haar rule it described, and detector
-        families it does not name get today's measured rules."""
+        """Read ``{"channels", "crops": {family: {scale, shift_x, shift_y}}}``.
+
+        A version-1 spec's ``crop_margin`` (one margin for any box) becomes the Haar rule it
+        described, and detector families it does not name get today's measured rules.
+        """
         data = dict(data)
         crops = dict(DEFAULT_CROPS)
         if "crop_margin" in data:
@@ -187,8 +192,11 @@ SPEC_VERSION = 2  # 2: per-detector crop rules (version 1 had one crop_margin)
 
 
 def _spec_version(data: dict[str, Any]) -> int:
-    """The format version a read spec is held in: older ones are translated on reading, newer ones
-    (from a later edgefer) are refused rather than half-understood."""
+    """The format version a read spec is held in.
+
+    Older ones are translated on reading; newer ones (from a later edgefer) are refused rather than
+    half-understood.
+    """
     version = int(data.get("version", 1))
     if version > SPEC_VERSION:
         raise EdgeferError(
@@ -199,7 +207,16 @@ def _spec_version(data: dict[str, Any]) -> int:
 
 
 def preset_spec(preset: str, image_size: int | None = None) -> PreprocessSpec:
-    """The spec of a model preset: ``edge`` (64 px, 64 mels) or ``paper`` (224 px, 128 mels)."""
+    """The spec of a model preset: ``edge`` (64 px, 64 mels) or ``paper`` (224 px, 128 mels).
+
+    Examples
+    --------
+    >>> spec = preset_spec("edge")
+    >>> spec.image_size, spec.voice.n_mels
+    (64, 64)
+    >>> preset_spec("paper", image_size=96).image_size
+    96
+    """
     if preset == "edge":
         spec = PreprocessSpec(image_size=64, voice=VoiceSpec(n_mels=64))
     elif preset == "paper":

@@ -58,8 +58,11 @@ def remote_choice(url: str) -> EngineChoice:
 
 
 def remote_reference(url: str) -> Path:
-    """The local FP32 ONNX a served model is compared with: the file the server says it serves
-    (same machine), else the shipped model with the same preprocessing and class names."""
+    """The local FP32 ONNX a served model is compared with.
+
+    It is the file the server says it serves (same machine), else the shipped model with the same
+    preprocessing and class names.
+    """
     from edgefer.engines.triton import TritonEngine
     from edgefer.shipped import shipped_path
     from edgefer.spec import FUSIONS
@@ -155,8 +158,10 @@ def _trt_usable() -> str | None:
 
 
 def parse_engines(text: str, source: Source) -> tuple[list[EngineChoice], list[str]]:
-    """The engines ``--engines`` names (``auto`` or a comma list such as ``keras,ort-fp32,ort-int8``),
-    and notes on the ones ``auto`` left out and why."""
+    """The engines ``--engines`` names, and notes on the ones ``auto`` left out and why.
+
+    ``--engines`` is ``auto`` or a comma list such as ``keras,ort-fp32,ort-int8``.
+    """
     notes: list[str] = []
     ort_missing = importlib.util.find_spec("onnxruntime") is None
     if text.strip() == "auto":
@@ -221,8 +226,11 @@ def _parse_token(token: str, source: Source) -> list[EngineChoice]:
 
 
 def default_calibration(meta: dict[str, Any]) -> Path | None:
-    """A shipped calibration set made with this model's preprocessing, if there is one: shipped
-    models are benched with the set they ship with instead of one rebuilt from the training data."""
+    """A shipped calibration set made with this model's preprocessing, if there is one.
+
+    Shipped models are benched with the set they ship with instead of one rebuilt from the training
+    data.
+    """
     from edgefer.engines.artifact import read_sidecar
 
     digest = meta.get("spec_digest")
@@ -238,8 +246,10 @@ def default_calibration(meta: dict[str, Any]) -> Path | None:
 
 @contextlib.contextmanager
 def data_env(data: Path | None) -> Iterator[None]:
-    """Point ``EDGEFER_DATA`` at ``data`` for the block (the builder's default calibration set is
-    made from the training data under the data root)."""
+    """Point ``EDGEFER_DATA`` at ``data`` for the block.
+
+    The builder's default calibration set is made from the training data under the data root.
+    """
     if data is None:
         yield
         return

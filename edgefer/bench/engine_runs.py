@@ -1,5 +1,7 @@
-"""The measured middle of ``edgefer bench``: every opened engine scored on the held-out set, then
-timed in interleaved rounds beside the CPU's peak matmul, then profiled.
+"""The measured middle of ``edgefer bench``.
+
+Every opened engine is scored on the held-out set, then timed in interleaved rounds beside the CPU's
+peak matmul, then profiled.
 
 The engines are already built and opened by :mod:`edgefer.bench.runner`; this module only calls
 them, so every figure comes from the same engines on the same rows. Accuracy comes first because the
@@ -102,8 +104,11 @@ def _score_all(
     class_names: list[str],
     progress: Progress | None,
 ) -> dict[EngineChoice, dict[str, float]]:
-    """Accuracy, macro-F1 and agreement of every engine; the Keras model is scored once (its two
-    rows are the same model called two ways), with ``predict_on_batch`` (same numbers, faster)."""
+    """Accuracy, macro-F1 and agreement of every engine.
+
+    The Keras model is scored once (its two rows are the same model called two ways), with
+    ``predict_on_batch`` (same numbers, faster).
+    """
     from edgefer.bench import measure
 
     scores: dict[EngineChoice, dict[str, float]] = {}
@@ -141,7 +146,9 @@ def _time_all(
     progress: Progress | None,
 ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     """Every engine at every batch, and the peak matmuls, timed in the same interleaved rounds.
-    Returns the tasks by key (``<engine>@<batch>``), the peak summary and notes."""
+
+    Returns the tasks by key (``<engine>@<batch>``), the peak summary and notes.
+    """
     from edgefer.bench import measure, peak
 
     notes: list[str] = []
@@ -172,8 +179,11 @@ def _time_all(
 def _add_profiles(
     rows: list[dict[str, Any]], built: list[Built], heldout: Any, options: BenchOptions, big: int
 ) -> None:
-    """ONNX Runtime's per-op profile of each ORT engine that ran on the CPU provider, at batch 1
-    and the largest batch (it explains the ratios; see :mod:`edgefer.bench.profile`)."""
+    """ONNX Runtime's per-op profile of each ORT engine that ran on the CPU provider.
+
+    It is taken at batch 1 and the largest batch (it explains the ratios; see
+    :mod:`edgefer.bench.profile`).
+    """
     from edgefer.bench.profile import profile_ort
 
     for row, item in zip(rows, built, strict=True):
@@ -193,8 +203,11 @@ def _reference(
     heldout: Any,
     threads: int | None,
 ) -> np.ndarray:
-    """FP32 probabilities every engine is compared with: the ONNX Runtime FP32 engine's when it is
-    benched, else the exported graph run once on ONNX Runtime's CPU provider."""
+    """FP32 probabilities every engine is compared with.
+
+    They are the ONNX Runtime FP32 engine's when it is benched, else the exported graph run once on
+    ONNX Runtime's CPU provider.
+    """
     from edgefer.bench.measure import predict_all
 
     for item in built:

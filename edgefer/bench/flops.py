@@ -25,7 +25,10 @@ _MATMUL_OPS = {"MatMul": (0, 1), "MatMulInteger": (0, 1), "QLinearMatMul": (0, 3
 
 @dataclass
 class FlopCount:
-    """MACs per op type for ``batch`` samples; ``unresolved`` names nodes whose shapes were unknown."""
+    """MACs per op type for ``batch`` samples.
+
+    ``unresolved`` names nodes whose shapes were unknown.
+    """
 
     batch: int
     macs_by_op: dict[str, int] = field(default_factory=dict)
@@ -126,7 +129,10 @@ def _node_macs(node: Any, shapes: dict[str, tuple[int, ...] | None]) -> int | No
 
 
 def count_flops(model: Any, batch: int = 1) -> FlopCount:
-    """Count MACs/FLOPs of an ONNX model (a path or an ``onnx.ModelProto``) for ``batch`` samples."""
+    """Count MACs/FLOPs of an ONNX model for ``batch`` samples.
+
+    The model is a path or an ``onnx.ModelProto``.
+    """
     import onnx
 
     if isinstance(model, str | Path):

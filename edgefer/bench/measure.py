@@ -25,7 +25,10 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass
 class Task:
-    """One timed thing: ``fn()`` does one call of ``batch`` samples; ``wanted`` timed calls at most."""
+    """One timed thing: ``fn()`` does one call of ``batch`` samples.
+
+    At most ``wanted`` timed calls are made.
+    """
 
     key: str
     fn: Callable[[], Any]
@@ -58,8 +61,11 @@ def _time_call(fn: Callable[[], Any]) -> float:
 
 
 def warm_up(tasks: list[Task], calls: int = 5, seconds: float = 1.0) -> dict[str, float]:
-    """Run each task untimed (first-call allocation, kernel selection, Keras tracing), up to
-    ``calls`` times or ``seconds``; return each task's last call time in ms as a speed estimate."""
+    """Run each task untimed; return each task's last call time in ms as a speed estimate.
+
+    The untimed calls (first-call allocation, kernel selection, Keras tracing) go on up to ``calls``
+    times or ``seconds``.
+    """
     estimate: dict[str, float] = {}
     for task in tasks:
         started, last = time.perf_counter(), 0.0
@@ -80,8 +86,11 @@ def plan(tasks: list[Task], estimate: dict[str, float], rounds: int, budget_s: f
 
 
 def interleave(tasks: list[Task], rounds: int, progress: Progress | None = None) -> list[str]:
-    """Run ``rounds`` rounds; in each, every task does ``per_round`` timed calls, the starting task
-    rotating by one each round. Returns the order tasks ran in (the tests check the interleaving)."""
+    """Run ``rounds`` rounds of timed calls, interleaving the tasks.
+
+    In each round, every task does ``per_round`` timed calls, the starting task rotating by one each
+    round. Returns the order tasks ran in (the tests check the interleaving).
+    """
     order: list[str] = []
     for r in range(rounds):
         shift = r % len(tasks)

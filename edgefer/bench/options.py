@@ -1,6 +1,8 @@
-"""What ``edgefer bench`` can be told, checked before any work: its own module, because the runner,
-the engine measurements and the result assembly all read it and none of them should import another
-to get it."""
+"""What ``edgefer bench`` can be told, checked before any work.
+
+It is its own module because the runner, the engine measurements and the result assembly all read
+it, and none of them should import another to get it.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The CPU's practical float32 peak, measured on the engines' threads, for "achieved GFLOP/s vs peak".
+"""The CPU's practical float32 peak, on the engines' threads, for "achieved GFLOP/s vs peak".
 
 Two large matmuls, each timed as a task inside the benchmark's interleaved rounds (so they see the
 same machine load as the engines):

@@ -44,8 +44,11 @@ def media_files(media: str | Path | None) -> list[Path]:
 
 
 def _engine_paths(model: str, engines: str, engines_dir: Path) -> list[tuple[str, Path]]:
-    """(row name, engine file) per engine: the model itself for ``auto``, else each named engine
-    built (or reused) like the main benchmark's. Keras is no live-loop engine and is refused."""
+    """(row name, engine file) per engine.
+
+    The model itself for ``auto``, else each named engine built (or reused) like the main
+    benchmark's. Keras is no live-loop engine and is refused.
+    """
     from edgefer.bench.candidates import build_all, default_calibration, load_source, parse_engines
 
     source = load_source(model)
@@ -200,8 +203,11 @@ def _stages(result: dict[str, Any]) -> list[str]:
 
 
 def pipeline_plot(result: dict[str, Any], path: Path) -> Path:
-    """Mean ms per tick of each stage, stacked per engine: a stage that runs on some ticks only (the
-    spectrogram, once per voice hop) is averaged over all ticks, so the bar adds up to the tick."""
+    """Mean ms per tick of each stage, stacked per engine.
+
+    A stage that runs on some ticks only (the spectrogram, once per voice hop) is averaged over all
+    ticks, so the bar adds up to the tick.
+    """
     import matplotlib
 
     matplotlib.use("Agg")

@@ -1,5 +1,7 @@
-"""What a benchmark run leaves behind: a Rich table in the terminal, ``bench.json``, ``bench.md`` and
-the PNG figures in one results folder (and ``--json PATH`` wherever asked).
+"""What a benchmark run leaves behind, all in one results folder.
+
+A Rich table in the terminal, ``bench.json``, ``bench.md`` and the PNG figures in one results folder
+(and ``--json PATH`` wherever asked).
 
 The JSON is the source of truth (``{"system": {...}, "engines": [{"backend", "precision",
 "latency_p50_ms", "latency_p99_ms", "throughput", "accuracy", "agreement", "size_mb", "gflops", ...}],
@@ -326,15 +328,20 @@ def write_json(result: dict[str, Any], path: Path) -> Path:
 
 
 def redraw(folder: Path) -> list[Path]:
-    """Rewrite ``bench.md`` and the figures of a results folder from its ``bench.json`` (after a
-    change to the report's layout, without re-measuring)."""
+    """Rewrite ``bench.md`` and the figures of a results folder from its ``bench.json``.
+
+    This is for after a change to the report's layout, without re-measuring.
+    """
     result = json.loads((Path(folder) / "bench.json").read_text())
     return write_all(result, Path(folder))
 
 
 def write_all(result: dict[str, Any], out_dir: Path, json_path: Path | None = None) -> list[Path]:
-    """``bench.json``, ``bench.md``, ``latency.png`` and ``accuracy_latency.png`` in ``out_dir``,
-    and the JSON also at ``json_path`` when given; returns the paths written."""
+    """Write ``bench.json``, ``bench.md`` and the figures to ``out_dir``; return the paths written.
+
+    The figures are ``latency.png`` and ``accuracy_latency.png``; the JSON is also written at
+    ``json_path`` when given.
+    """
     from edgefer.bench.plots import accuracy_latency_plot, latency_plot
     from edgefer.engines.artifact import ensure_writable
 

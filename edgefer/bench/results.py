@@ -32,8 +32,10 @@ __all__ = [
 
 
 def short_path(path: Path | None) -> str | None:
-    """A path relative to the working folder when it lies under it (reports travel between
-    machines; absolute paths of this one mean nothing there)."""
+    """A path relative to the working folder when it lies under it.
+
+    Reports travel between machines; absolute paths of this one mean nothing there.
+    """
     if path is None:
         return None
     try:
@@ -102,8 +104,11 @@ def add_load_figures(
     load_here: dict[EngineChoice, float],
     fresh: dict[EngineChoice, dict[str, Any]],
 ) -> None:
-    """Put each engine's load time and peak RSS in its row: the fresh process's figures where one
-    ran (the honest ones: nothing else loaded), else the load time measured in this process."""
+    """Put each engine's load time and peak RSS in its row.
+
+    The fresh process's figures are used where one ran (the honest ones: nothing else loaded), else
+    the load time measured in this process.
+    """
     for row in rows:
         choice = next(b.choice for b in built if b.choice.name == row["name"])
         row["load_s_in_process"] = load_here[choice]
@@ -115,8 +120,11 @@ def add_load_figures(
 def model_info(
     source: Source, calib: Path | None, flops: Any, built: list[Built]
 ) -> dict[str, Any]:
-    """The result's ``model``: which graph was benched (by hash), its inputs, FLOPs and the INT8
-    calibration set, so a report says exactly what it measured."""
+    """The result's ``model``: which graph was benched (by hash).
+
+    It also holds the graph's inputs, FLOPs and the INT8 calibration set, so a report says exactly
+    what it measured.
+    """
     from edgefer.engines.artifact import file_sha256
 
     used = next((b.calibration for b in built if b.choice.precision == "int8"), None)
@@ -138,8 +146,10 @@ def model_info(
 def data_info(
     heldout: Any, held: Any, options: BenchOptions, class_names: list[str]
 ) -> dict[str, Any]:
-    """The result's ``data``: the held-out set's size, origin (dataset or shipped check set) and
-    class counts, since accuracies mean little without them."""
+    """The result's ``data``: the held-out set's size, origin and class counts.
+
+    The origin is the dataset or the shipped check set; accuracies mean little without these.
+    """
     return {
         "n": len(heldout),
         "set": held.source,  # "dataset", or "checkset" (shipped) when no dataset is present
@@ -158,8 +168,10 @@ def data_info(
 
 
 def settings_of(options: BenchOptions) -> dict[str, Any]:
-    """The result's ``settings``: the options as JSON values (paths as text), without the notes and
-    the output folders, which say nothing about the measurement."""
+    """The result's ``settings``: the options as JSON values (paths as text).
+
+    The notes and the output folders are left out: they say nothing about the measurement.
+    """
     return {
         k: (str(v) if isinstance(v, Path) else v)
         for k, v in asdict(options).items()
@@ -168,8 +180,11 @@ def settings_of(options: BenchOptions) -> dict[str, Any]:
 
 
 def add_verdicts(result: dict[str, Any]) -> None:
-    """Add ``targets`` (each target met or missed, and why) and ``auto`` (what ``--precision
-    auto`` picks from these rows, and why) to a finished result."""
+    """Add ``targets`` and ``auto`` to a finished result.
+
+    ``targets`` says whether each target was met or missed, and why; ``auto`` says what
+    ``--precision auto`` picks from these rows, and why.
+    """
     from edgefer.bench.targets import evaluate_targets
     from edgefer.engines.auto_precision import auto_from_bench
 

@@ -1,5 +1,7 @@
-"""The order of a benchmark run: check the model, load real held-out data, build or reuse every engine,
-count FLOPs, measure load/RSS in fresh processes, score accuracy, then time everything interleaved.
+"""The order of a benchmark run.
+
+Check the model, load real held-out data, build or reuse every engine, count FLOPs, measure load/RSS
+in fresh processes, score accuracy, then time everything interleaved.
 
 Returns one JSON-ready dict (``system``, ``model``, ``data``, ``settings``, ``peak``, ``engines``,
 ``targets``, ``notes``), put together by :mod:`edgefer.bench.results` from what
@@ -31,8 +33,11 @@ Progress = Callable[[str, int, int], None]
 
 
 def _heldout(source: Source, options: BenchOptions, progress: Progress | None) -> Any:
-    """The held-out set and where it came from: ``--data`` or the data root's dataset, else the
-    check set shipped for the model's preprocessing (:func:`edgefer.checkset.heldout_for`)."""
+    """The held-out set and where it came from.
+
+    It is ``--data`` or the data root's dataset, else the check set shipped for the model's
+    preprocessing (:func:`edgefer.checkset.heldout_for`).
+    """
     from edgefer.checkset import heldout_for
     from edgefer.onnx_meta import spec_of
 
@@ -168,8 +173,11 @@ def run_bench(options: BenchOptions, progress: Progress | None = None) -> dict[s
 
 
 def _fresh(item: Built, batch: int, threads: int | None) -> dict[str, Any]:
-    """Load time and peak RSS of one engine file in a child process, at the largest batch it takes
-    (this process has every engine and runtime loaded, so its RSS says nothing about one)."""
+    """Load time and peak RSS of one engine file in a child process.
+
+    It is measured at the largest batch the engine takes; this process has every engine and runtime
+    loaded, so its RSS says nothing about one.
+    """
     from edgefer.bench.memory import measure_in_child
 
     limit = max_batch(item)

@@ -1,5 +1,6 @@
-"""The project's speed and accuracy targets, checked on one run's numbers: met or missed, by how
-much, and why.
+"""The project's speed and accuracy targets, checked on one run's numbers.
+
+Each is met or missed, by how much, and why.
 
 Targets (ratios from one interleaved run, so machine drift cancels):
 
@@ -103,8 +104,10 @@ def _profile_why(result: dict[str, Any], fast: str, slow: str, batch: str) -> st
 
 
 def _shape_words(result: dict[str, Any]) -> str:
-    """What kind of network it is, from the FLOP count of its graph (never fixed text: the shipped
-    models will be replaced)."""
+    """What kind of network it is, from the FLOP count of its graph.
+
+    Never fixed text: the shipped models will be replaced.
+    """
     flops = result.get("flops", {})
     parts = [f"{flops.get('flops_per_sample', 0.0) / 1e6:.0f} MFLOP per inference"]
     convs = flops.get("nodes_by_op", {}).get("Conv")
@@ -275,8 +278,11 @@ _INT8_DOT_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8", "asimddp", "i8mm")
 
 
 def _int8_dot_words(result: dict[str, Any]) -> str:
-    """Say so when the CPU has no int8 dot-product instruction: ONNX Runtime's INT8 kernels then
-    multiply-add in several AVX2 steps, little faster than float FMA."""
+    """Say so when the CPU has no int8 dot-product instruction.
+
+    ONNX Runtime's INT8 kernels then multiply-add in several AVX2 steps, little faster than float
+    FMA.
+    """
     flags = set(result.get("system", {}).get("cpu", {}).get("flags") or ())
     if not flags or flags & set(_INT8_DOT_FLAGS):
         return ""

@@ -1,7 +1,8 @@
-"""``edgefer bench``: every engine of a model side by side, or the live loop's stages with
-``--pipeline``. The measuring lives in :mod:`edgefer.bench`; here are the options, the results'
-folder and exit code 1 when an engine breaks the accuracy floor (so CI can gate on it). Nothing
-here imports TensorFlow unless the Keras reference is benched.
+"""``edgefer bench``: every engine of a model side by side.
+
+With ``--pipeline``, the live loop's stages instead. The measuring lives in :mod:`edgefer.bench`;
+here are the options, the results' folder and exit code 1 when an engine breaks the accuracy floor
+(so CI can gate on it). Nothing here imports TensorFlow unless the Keras reference is benched.
 """
 
 from __future__ import annotations

@@ -109,8 +109,9 @@ def _build_auto(
     model: Path, backend: str, max_drop: float, min_calib: int, heldout_per_class: int | None,
     force: bool, trt: Any,
 ) -> None:  # fmt: skip
-    """``--precision auto``: build and time each precision, keep the fastest that holds accuracy,
-    and show every candidate, so the user sees what the choice gave up and why.
+    """``--precision auto``: build and time each precision, keep the fastest that holds accuracy.
+
+    Every candidate is shown, so the user sees what the choice gave up and why.
 
     Parameters
     ----------

@@ -1,5 +1,8 @@
-"""``edgefer calibrate``: a calibration set of real training samples for INT8 engines; the set is
-built by :mod:`edgefer.calibration`, this module parses the options and prints what was written."""
+"""``edgefer calibrate``: a calibration set of real training samples for INT8 engines.
+
+The set is built by :mod:`edgefer.calibration`; this module parses the options and prints what was
+written.
+"""
 
 from __future__ import annotations
 

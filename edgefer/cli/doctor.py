@@ -1,5 +1,7 @@
-"""``edgefer doctor``: what this machine has (backends, packages, data, GPU), from
-:mod:`edgefer.doctor`, as one table."""
+"""``edgefer doctor``: what this machine has (backends, packages, data, GPU), as one table.
+
+The facts come from :mod:`edgefer.doctor`.
+"""
 
 from __future__ import annotations
 

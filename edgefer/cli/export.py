@@ -87,8 +87,10 @@ def export_command(
 
 
 def _export_onnx(model: Path, output: Path | None, opset: int, parity_samples: int) -> Any:
-    """``export`` to ONNX, then the table that shows the user the file can be trusted: its inputs,
-    the source model it came from and how closely it agrees with Keras on real held-out samples.
+    """``export`` to ONNX, then the table that shows the user the file can be trusted.
+
+    The table shows its inputs, the source model it came from and how closely it agrees with Keras
+    on real held-out samples.
 
     Parameters
     ----------
@@ -128,8 +130,10 @@ def _export_triton(
     model: str, repo: Path | None, name: str | None, max_batch: int, max_queue_delay_us: int,
     instances: int, kind: str, plan: Path | None, force: bool, opset: int, parity_samples: int,
 ) -> None:  # fmt: skip
-    """``export --format triton``: the ONNX of MODEL (exported first, into a temporary folder, when
-    MODEL is Keras, so the source folder stays as it was) added to the repository, then checked.
+    """``export --format triton``: the ONNX of MODEL added to the repository, then checked.
+
+    When MODEL is Keras it is exported first, into a temporary folder, so the source folder stays as
+    it was.
 
     Parameters
     ----------
@@ -157,8 +161,9 @@ def _export_triton(
 def _triton_source(
     model: str, tmp: Path, opset: int, parity_samples: int
 ) -> tuple[Path, str, str | None]:
-    """(ONNX file, default model name, parity line or None) of MODEL: a shipped variant, an exported
-    .onnx, or a run folder / .keras exported into ``tmp``.
+    """(ONNX file, default model name, parity line or None) of MODEL.
+
+    MODEL is a shipped variant, an exported .onnx, or a run folder / .keras exported into ``tmp``.
 
     A shipped name wins only when no file of that name exists, so ``./middle`` can still be a run.
 

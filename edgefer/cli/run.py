@@ -155,8 +155,9 @@ def run_command(
         ),
     ] = False,
 ) -> None:
-    """Run the live face + voice loop: camera and microphone in, emotion (negative / neutral /
-    positive) out, on an overlay, a saved video or JSON lines.
+    """Run the live face + voice loop: camera and microphone in, emotion out.
+
+    The emotion (negative / neutral / positive) goes to an overlay, a saved video or JSON lines.
 
     The fused model answers while a face is found and someone speaks;
     the face or voice model alone when the other is missing (a lost microphone: face only).

@@ -1,5 +1,7 @@
-"""``edgefer train``: parses the training options into a TrainConfig and hands it to the training
-loop (TensorFlow is imported only once a run starts)."""
+"""``edgefer train``: parse the training options into a TrainConfig for the training loop.
+
+TensorFlow is imported only once a run starts.
+"""
 
 from __future__ import annotations
 

@@ -42,8 +42,11 @@ Progress = Callable[[int, int], None]
 
 @dataclass
 class FaceArrays:
-    """Face inputs: ``x`` float32 (N, S, S, C) in [0, 1], ``y`` int64 (N,), the kept ``samples``
-    (row i of ``x`` is ``samples[i]``), ``skipped`` (path, reason) and the ``masked`` row flags."""
+    """Face inputs: ``x``, ``y``, the kept ``samples``, ``skipped`` and the ``masked`` row flags.
+
+    ``x`` is float32 (N, S, S, C) in [0, 1], ``y`` int64 (N,); row i of ``x`` is ``samples[i]``;
+    ``skipped`` holds (path, reason) pairs.
+    """
 
     x: np.ndarray
     y: np.ndarray
@@ -55,9 +58,12 @@ class FaceArrays:
 
 @dataclass
 class VoiceArrays:
-    """Voice inputs: ``x`` float32 (N, S, S, 1) in [0, 1], ``y`` int64 (N,), the kept ``samples``
-    and ``skipped`` (path, reason); ``waves`` float32 (N, L): each clip's audio context around its
-    speech, when asked for (``context=``)."""
+    """Voice inputs: ``x``, ``y``, the kept ``samples`` and ``skipped``, and optionally ``waves``.
+
+    ``x`` is float32 (N, S, S, 1) in [0, 1], ``y`` int64 (N,), ``skipped`` holds (path, reason)
+    pairs; ``waves`` float32 (N, L) is each clip's audio context around its speech, when asked for
+    (``context=``).
+    """
 
     x: np.ndarray
     y: np.ndarray
@@ -83,8 +89,10 @@ def mask_seed(path: str | Path, seed: int) -> int:
 
 
 def is_masked(path: str | Path, seed: int, fraction: float) -> bool:
-    """Whether a file is among the ``fraction`` of files that get a synthetic mask (per-file
-    coin flip from the hash, so the chosen share is ``fraction`` on average)."""
+    """Whether a file is among the ``fraction`` of files that get a synthetic mask.
+
+    It is a per-file coin flip from the hash, so the chosen share is ``fraction`` on average.
+    """
     if fraction <= 0.0:
         return False
     if fraction >= 1.0:

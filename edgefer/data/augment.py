@@ -113,9 +113,10 @@ def augment_face(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def augment_face_strong(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """:func:`augment_face` with brightness +-25 % and contrast +-30 %, then a Gaussian blur
-    (p=0.2, sigma 0.4-1.2 px) and one occluding rectangle (p=0.2, each side 15-40 % of the image,
-    anywhere, of one random grey level).
+    """:func:`augment_face` with stronger photometric changes, blur and occlusion.
+
+    Brightness +-25 % and contrast +-30 %, then a Gaussian blur (p=0.2, sigma 0.4-1.2 px) and one
+    occluding rectangle (p=0.2, each side 15-40 % of the image, anywhere, of one random grey level).
 
     Eight more random values per call than :func:`augment_face`, whatever branches are taken.
     """
@@ -133,8 +134,11 @@ def augment_face_strong(image: np.ndarray, rng: np.random.Generator) -> np.ndarr
 def occlude_rectangle(
     image: np.ndarray, sides: Sequence[float], corner: Sequence[float], level: float
 ) -> np.ndarray:
-    """A copy of ``image`` with a rectangle of grey ``level`` (in [0, 1]): ``sides`` (width,
-    height) as fractions of the image, ``corner`` in [0, 1) placing it anywhere fully inside."""
+    """A copy of ``image`` with a rectangle of grey ``level`` (in [0, 1]).
+
+    ``sides`` (width, height) are fractions of the image; ``corner`` in [0, 1) places it anywhere
+    fully inside.
+    """
     height, width = image.shape[:2]
     w = max(1, int(round(sides[0] * width)))
     h = max(1, int(round(sides[1] * height)))
@@ -201,11 +205,14 @@ def mask_batch(
 ) -> np.ndarray:
     """Face inputs with a freshly drawn synthetic mask on about ``fraction`` of them.
 
-    sources : the uint8 images as read (before :func:`~edgefer.preprocess.face_tensor`), one per
-        row of ``unmasked``, the matching face inputs without masks.
     Each sample draws a coin and a mask seed (two values, masked or not), so the batch is a pure
     function of the generator; the mask goes onto the source image, as at load time, so a fresh
     mask looks exactly like a load-time one with that seed.
+
+    Parameters
+    ----------
+    sources : the uint8 images as read (before :func:`~edgefer.preprocess.face_tensor`), one per
+        row of ``unmasked``, the matching face inputs without masks.
     """
     if len(sources) != len(unmasked):
         raise EdgeferError(f"{len(sources)} source images for {len(unmasked)} face inputs")

@@ -1,5 +1,7 @@
-"""Which files a run trains, validates and tests on: the dataset folders and split settings
-(:class:`DataSplit`) and the deterministic face and voice splits they give.
+"""Which files a run trains, validates and tests on.
+
+The dataset folders and split settings (:class:`DataSplit`) and the deterministic face and voice
+splits they give.
 
 Faces: validation is carved from FER2013's training split (its ``val`` split stays the test set and
 is never used for tuning). Voices are split by actor, never by clip, into train / validation / test.
@@ -59,8 +61,11 @@ draws of the three splits."""
 
 
 class SplitSettings(Protocol):
-    """What the split functions read from a config: a :class:`DataSplit`, or training's
-    :class:`~edgefer.training.config.TrainConfig`, which holds the same fields among its others."""
+    """What the split functions read from a config.
+
+    A :class:`DataSplit`, or training's :class:`~edgefer.training.config.TrainConfig`, which holds
+    the same fields among its others.
+    """
 
     @property
     def seed(self) -> int: ...
@@ -99,6 +104,8 @@ class SplitSettings(Protocol):
 class DataSplit:
     """The settings that decide which files land in which split (defaults: the paper's splits).
 
+    Parameters
+    ----------
     faces / voices : dataset folders; ``None`` / empty means the data root's FER2013 and
         RAVDESS + CREMA-D folders.
     limit_per_class : keep at most this many samples per class in every split (quick runs, tests).
@@ -151,8 +158,10 @@ class DataSplit:
         return data_root() / "voice" / "ravdess_more"
 
     def check_paths(self, faces: bool = True, voices: bool = True) -> None:
-        """Fail fast, with one line naming it, on a dataset folder of a used modality that does not
-        exist (before anything slow is imported or indexed)."""
+        """Fail fast on a dataset folder of a used modality that does not exist.
+
+        The error is one line naming it, raised before anything slow is imported or indexed.
+        """
         folders = [("face", self.face_root())] if faces else []
         if voices:
             folders += [("voice", root) for root in self.voice_roots()]
@@ -193,8 +202,10 @@ def split_faces(config: SplitSettings) -> dict[str, list[Sample]]:
 
 
 def split_voices(config: SplitSettings) -> dict[str, list[Sample]]:
-    """Voices by actor: ``train`` (with the extra voices), ``val``, ``test``, and ``extra`` (the
-    extra voices alone, already inside ``train``, for reports)."""
+    """Voices by actor: ``train`` (with the extra voices), ``val``, ``test``, and ``extra``.
+
+    ``extra`` holds the extra voices alone, already inside ``train``, for reports.
+    """
     samples: list[Sample] = []
     for root in config.voice_roots():
         samples.extend(index_voices(root))

@@ -48,8 +48,11 @@ def eval_set(
     seed: int,
     matched: bool = True,
 ) -> EvalSet:
-    """A fixed evaluation set. Fusion variants pair each test face with a test voice of the same
-    class (``matched=False``: of a random class, to measure what class-matched pairing buys)."""
+    """A fixed evaluation set.
+
+    Fusion variants pair each test face with a test voice of the same class (``matched=False``: of a
+    random class, to measure what class-matched pairing buys).
+    """
     if fusion == "voice":
         assert voices is not None
         return EvalSet({"voice": voices.x}, voices.y, [s.group for s in voices.samples])
@@ -78,8 +81,10 @@ def load_heldout_faces(
     progress: Callable[[int, int], None] | None = None,
     workers: int = 1,
 ) -> FaceArrays:
-    """The held-out faces ``samples`` (a test split) as model inputs: every one masked
-    (``masked``), or none, with the test split's mask seed."""
+    """The held-out faces ``samples`` (a test split) as model inputs.
+
+    Every one is masked (``masked``), or none, with the test split's mask seed.
+    """
     fraction = 1.0 if masked else 0.0
     return load_face_array(
         list(samples), spec, fraction, heldout_mask_seed(seed), progress, workers
@@ -88,8 +93,11 @@ def load_heldout_faces(
 
 @dataclass(frozen=True)
 class HeldOutArrays:
-    """The held-out set as arrays: test faces masked and/or unmasked (the same files in the same
-    order), and the test actors' voice clips; what was not asked for is None."""
+    """The held-out set as arrays: test faces and the test actors' voice clips.
+
+    The faces are masked and/or unmasked (the same files in the same order); what was not asked for
+    is None.
+    """
 
     faces_masked: FaceArrays | None = None
     faces_unmasked: FaceArrays | None = None
@@ -108,9 +116,10 @@ def heldout_arrays(
     *,
     faces_per_class: int | None = None,
 ) -> HeldOutArrays:
-    """The test split of ``split`` loaded for ``spec``: FER2013 ``val`` faces (once per entry of
-    ``masks``: fully masked or unmasked) when ``inputs`` holds ``face``, the test actors' clips when
-    it holds ``voice``.
+    """The test split of ``split`` loaded for ``spec``.
+
+    FER2013 ``val`` faces (once per entry of ``masks``: fully masked or unmasked) when ``inputs``
+    holds ``face``, the test actors' clips when it holds ``voice``.
 
     ``faces_per_class`` additionally keeps a class-balanced sample of the test faces, drawn with the
     run seed from the whole test split, voices untouched: the sample ``edgefer.evaluation.testsets``

@@ -69,6 +69,8 @@ DROP = "-"
 class LabelMap:
     """Which class each source emotion belongs to; an emotion not in ``mapping`` is left out.
 
+    Parameters
+    ----------
     mapping : source emotion -> class name. Emotions are matched case-insensitively, since the
         same dataset ships as ``Angry/`` in one copy and ``angry/`` in another.
     class_names : the model's classes, in output order; ``label`` returns an index into it.
@@ -127,6 +129,14 @@ def parse_label_map(text: str, base: LabelMap) -> LabelMap:
     ``emotion=class`` moves (or adds) an emotion; ``emotion=-`` leaves it out. An empty text gives
     ``base`` back unchanged. Unknown class names, unknown emotions (when ``base`` knows its
     vocabulary) and malformed entries raise :class:`EdgeferError`.
+
+    Examples
+    --------
+    >>> labels = parse_label_map("surprise=positive,disgust=-", FER_LABELS)
+    >>> labels.describe()
+    'angry,fear,sad->negative; neutral->neutral; happy,surprise->positive'
+    >>> labels.class_of("surprise"), labels.label("Disgust")
+    ('positive', None)
     """
     mapping = dict(base.mapping)
     # Keep each emotion's spelling as the source writes it (``ANG``, ``angry``).
@@ -158,11 +168,20 @@ def parse_label_map(text: str, base: LabelMap) -> LabelMap:
 
 
 def parse_extra_voices(text: str) -> LabelMap:
-    """The label map of extra RAVDESS training voices, from ``emotion=class`` entries such as
-    ``"calm=neutral,sad=negative"``; ``""`` or ``"none"`` maps nothing (no extra voices).
+    """The label map of extra RAVDESS training voices, from ``emotion=class`` entries.
+
+    Entries such as ``"calm=neutral,sad=negative"``; ``""`` or ``"none"`` maps nothing (no extra
+    voices).
 
     Unlike :func:`parse_label_map` nothing is kept by default: only the emotions named are added,
     and ``emotion=-`` simply leaves that emotion out. Emotions must be RAVDESS's own names.
+
+    Examples
+    --------
+    >>> describe_entries(parse_extra_voices("sad=negative, calm=neutral"))
+    'calm=neutral,sad=negative'
+    >>> parse_extra_voices("none").mapping
+    {}
     """
     if text.strip().lower() == "none":
         text = ""
@@ -171,6 +190,9 @@ def parse_extra_voices(text: str) -> LabelMap:
 
 
 def describe_entries(label_map: LabelMap) -> str:
-    """``label_map`` as sorted ``emotion=class`` entries: one spelling for one mapping, so a run's
-    config compares equal however the user ordered or spaced the option."""
+    """``label_map`` as sorted ``emotion=class`` entries.
+
+    One spelling for one mapping, so a run's config compares equal however the user ordered or
+    spaced the option.
+    """
     return ",".join(f"{e}={label_map.class_of(e)}" for e in sorted(label_map.mapping))

@@ -17,6 +17,8 @@ SOURCES: tuple[str, ...] = ("fer2013", "mlfw", "ravdess", "cremad")
 class Sample:
     """A labelled file.
 
+    Parameters
+    ----------
     path : the image or audio file.
     label : class index into the label map's ``class_names``.
     emotion : the source's own emotion name (``angry``, ``ANG``), kept for reports and re-mapping.
@@ -65,8 +67,10 @@ def require_all_classes(
 
 
 def list_files(folder: Path, suffixes: Iterable[str]) -> list[Path]:
-    """Files under ``folder`` (any depth) with one of ``suffixes``, sorted by relative path so the
-    order is the same on every machine; hidden files and folders are ignored."""
+    """Files under ``folder`` (any depth) with one of ``suffixes``, sorted by relative path.
+
+    The order is the same on every machine; hidden files and folders are ignored.
+    """
     allowed = {suffix.lower() for suffix in suffixes}
     files = [
         p

@@ -39,8 +39,11 @@ def _voice_groups(samples: Sequence[Sample]) -> list[str]:
 
 
 def resolve_groups(names: Iterable[str], groups: Sequence[str]) -> set[str]:
-    """Match user-given actor names to groups: ``ravdess:01`` exactly, or ``01`` / ``1001`` alone
-    when that actor id belongs to exactly one dataset."""
+    """Match user-given actor names to groups.
+
+    ``ravdess:01`` matches exactly; ``01`` / ``1001`` alone matches when that actor id belongs to
+    exactly one dataset.
+    """
     if isinstance(names, str):  # "01,02" from a command line, not the characters "0", "1", ...
         names = names.split(",")
     known = set(groups)

@@ -1,5 +1,7 @@
-"""Waveform-domain voice augmentation (``--voice-augment strong``): what changes between a studio
-actor and a speaker at a laptop, applied to the audio before the one shared log-mel.
+"""Waveform-domain voice augmentation (``--voice-augment strong``).
+
+It applies what changes between a studio actor and a speaker at a laptop to the audio, before the
+one shared log-mel.
 
 The paper's rotation and zoom only move the log-mel image around; a model trained on 14 RAVDESS
 actors still learns their voices, their room and their microphone. Per sample and epoch, on a
@@ -41,8 +43,11 @@ MAX_NOISE_SLOPE_DB = 6.0  # per octave, downwards: 0 = white, 6 = brown
 
 
 def context_spec(voice: VoiceSpec) -> VoiceSpec:
-    """The spec whose ``clip_window`` cuts the training context: long enough for the slowest
-    speed-up (x1.1 shortens it) to still fill the model window after the largest shift."""
+    """The spec whose ``clip_window`` cuts the training context.
+
+    The window is long enough for the slowest speed-up (x1.1 shortens it) to still fill the model
+    window after the largest shift.
+    """
     seconds = voice.window_s * SPEED_RANGE[1] + 2 * MAX_SHIFT_S
     return replace(voice, window_s=round(seconds, 3))
 
@@ -89,8 +94,10 @@ def colour_and_noise(
     tilt_db: float,
     noise: tuple[float, float, int] | None,
 ) -> np.ndarray:
-    """Apply a spectral tilt (``tilt_db`` more at ``fmax`` than at ``fmin``, linear in
-    log-frequency, 0 dB at 1 kHz) and add noise ``(snr_db, slope_db_per_octave, seed)``.
+    """Apply a spectral tilt and add noise ``(snr_db, slope_db_per_octave, seed)``.
+
+    The tilt is ``tilt_db`` more at ``fmax`` than at ``fmin``, linear in log-frequency, and 0 dB
+    at 1 kHz.
 
     Both in one real FFT of the window. The SNR is against the tilted signal's power over the
     whole window, so a quiet clip gets as much noise relative to itself as a loud one.
@@ -110,8 +117,10 @@ def colour_and_noise(
 
 
 def _octaves_from_1k(n: int, voice: VoiceSpec) -> np.ndarray:
-    """Octaves of every rFFT bin above or below 1 kHz, clamped to the mel band [fmin, fmax]: the
-    model sees nothing outside it, so a tilt or noise slope is spread over what it sees."""
+    """Octaves of every rFFT bin above or below 1 kHz, clamped to the mel band [fmin, fmax].
+
+    The model sees nothing outside the band, so a tilt or noise slope is spread over what it sees.
+    """
     freqs = np.fft.rfftfreq(n, 1.0 / voice.sample_rate)
     return np.log2(np.clip(freqs, voice.fmin, voice.fmax) / 1000.0)
 

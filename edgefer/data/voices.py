@@ -52,8 +52,11 @@ def _stem(name: str | Path) -> str:
 
 
 def clip_id(name: str | Path) -> str:
-    """A clip's identity: its file name without extensions. RAVDESS and CREMA-D names are unique
-    per recording, so the same id in two folders (or containers) is the same clip."""
+    """A clip's identity: its file name without extensions.
+
+    RAVDESS and CREMA-D names are unique per recording, so the same id in two folders (or
+    containers) is the same clip.
+    """
     return _stem(name)
 
 
@@ -78,8 +81,10 @@ def parse_ravdess_name(name: str | Path) -> dict[str, str]:
 
 
 def parse_cremad_name(name: str | Path) -> dict[str, str]:
-    """Fields of a CREMA-D file name: ``actor`` (``"1001"``), ``sentence`` (``"DFA"``),
-    ``emotion`` (``ANG DIS FEA HAP NEU SAD``) and ``level`` (``LO MD HI XX``).
+    """Fields of a CREMA-D file name: ``actor``, ``sentence``, ``emotion`` and ``level``.
+
+    ``actor`` is like ``"1001"``, ``sentence`` like ``"DFA"``, ``emotion`` one of
+    ``ANG DIS FEA HAP NEU SAD`` and ``level`` one of ``LO MD HI XX``.
     """
     match = _CREMAD_RE.match(_stem(name))
     if match is None:
@@ -139,8 +144,10 @@ def _build(
 
 
 def _prefer_one_container(files: list[Path]) -> list[Path]:
-    """Keep one file per clip when CREMA-D ships it as .wav, .mp3 and .flv (CREMA-D names are
-    unique clip ids, so the same name in two folders is the same recording)."""
+    """Keep one file per clip when CREMA-D ships it as .wav, .mp3 and .flv.
+
+    CREMA-D names are unique clip ids, so the same name in two folders is the same recording.
+    """
     rank = {suffix: i for i, suffix in enumerate(CREMAD_SUFFIXES)}
     best: dict[str, Path] = {}
     for path in files:

@@ -101,8 +101,11 @@ def write_sidecar(artifact: str | Path, info: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_sidecar(artifact: str | Path, verify_hash: bool = True) -> dict[str, Any]:
-    """Read and check ``<artifact>.json``: present, valid JSON, and (by default) describing exactly
-    these bytes, so a truncated or swapped artefact is caught before a runtime tries to load it."""
+    """Read and check ``<artifact>.json``: present, valid JSON, and describing these bytes.
+
+    The last check (on by default) means the sidecar describes exactly these bytes, so a truncated
+    or swapped artefact is caught before a runtime tries to load it.
+    """
     artifact = Path(artifact)
     side = sidecar_path(artifact)
     if not side.is_file():

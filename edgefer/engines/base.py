@@ -32,8 +32,11 @@ class TensorSpec:
 def validate_inputs(
     specs: dict[str, TensorSpec], inputs: dict[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
-    """Check names, ranks, fixed dimensions and a common batch size; return C-contiguous arrays of
-    the engine's dtype. Raises :class:`EdgeferError` naming the first problem."""
+    """Check names, ranks, fixed dimensions and a common batch size of the inputs.
+
+    Returns C-contiguous arrays of the engine's dtype. Raises :class:`EdgeferError` naming the first
+    problem.
+    """
     if not isinstance(inputs, dict):
         raise EdgeferError("inputs must be a dict of arrays keyed by input name")
     missing, extra = set(specs) - set(inputs), set(inputs) - set(specs)
@@ -81,7 +84,10 @@ class Engine(abc.ABC):
     metadata: dict[str, Any]
 
     def predict(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        """Class probabilities, shape (batch, n_classes), for inputs validated against ``inputs``."""
+        """Class probabilities, shape (batch, n_classes).
+
+        The inputs are validated against ``inputs`` first.
+        """
         return self._run(validate_inputs(self.inputs, inputs))
 
     @abc.abstractmethod

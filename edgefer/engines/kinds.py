@@ -19,8 +19,10 @@ AUTO = "auto"  # --precision auto (measured per machine) and --backend auto (Ten
 
 @dataclass(frozen=True)
 class Backend:
-    """A runtime edgefer builds engines for: the file suffixes it opens (the first is what
-    ``build-engine`` writes) and where it runs."""
+    """A runtime edgefer builds engines for: the file suffixes it opens and where it runs.
+
+    The first suffix is what ``build-engine`` writes.
+    """
 
     name: str
     suffixes: tuple[str, ...]

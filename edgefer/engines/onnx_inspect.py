@@ -1,7 +1,8 @@
-"""Readers of a loaded ``onnx.ModelProto`` for the TensorRT builder: its graph inputs (for the
-optimisation profile) and the metadata export embedded (for the plan's sidecar: a serialised plan
-keeps no ONNX metadata of its own). They take the loaded model, so the builder loads the file once
-for them and for the Q/DQ lint.
+"""Readers of a loaded ``onnx.ModelProto`` for the TensorRT builder.
+
+They read its graph inputs (for the optimisation profile) and the metadata export embedded (for the
+plan's sidecar: a serialised plan keeps no ONNX metadata of its own). They take the loaded model, so
+the builder loads the file once for them and for the Q/DQ lint.
 """
 
 from __future__ import annotations
@@ -23,8 +24,11 @@ def onnx_input_shapes(model: Any) -> dict[str, tuple[int | None, ...]]:
 
 
 def onnx_metadata(model: Any) -> dict[str, Any]:
-    """The ONNX file's ``metadata_props`` (export writes one JSON entry, ``edgefer``: class names,
-    preprocessing spec, hashes); JSON values are decoded so the engine's sidecar carries them."""
+    """The ONNX file's ``metadata_props``, with JSON values decoded.
+
+    Export writes one JSON entry, ``edgefer``: class names, preprocessing spec, hashes. Its values
+    are decoded so the engine's sidecar carries them.
+    """
     out: dict[str, Any] = {}
     for prop in model.metadata_props:
         try:

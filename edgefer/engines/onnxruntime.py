@@ -1,4 +1,6 @@
-"""ONNX Runtime backend: any of our ONNX files (FP32 export, FP16 graph, INT8 Q/DQ graph) as an Engine.
+"""ONNX Runtime backend: any of our ONNX files as an Engine.
+
+The files are the FP32 export, the FP16 graph and the INT8 Q/DQ graph.
 
 The CPU provider by default, CUDA first when onnxruntime-gpu provides it. The TensorRT execution
 provider only when asked for (``providers=["tensorrt", ...]``): it builds an engine when the session
@@ -45,8 +47,11 @@ def runtime_version() -> str:
 
 
 def resolve_providers(providers: Sequence[str] | None) -> list[str]:
-    """Full provider names; default CUDA (when available) then CPU. Unknown or unavailable names are
-    refused rather than silently dropped, so a benchmark never runs on another device than asked."""
+    """Full provider names; default CUDA (when available) then CPU.
+
+    Unknown or unavailable names are refused rather than silently dropped, so a benchmark never runs
+    on another device than asked.
+    """
     available = _ort().get_available_providers()
     if providers is None:
         wanted = [p for p in ("CUDAExecutionProvider",) if p in available]
@@ -66,8 +71,11 @@ def _spec(arg: Any) -> TensorSpec:
 
 
 class OrtEngine(Engine):
-    """An ONNX file run by ONNX Runtime; ``precision`` comes from the embedded metadata (or the
-    sidecar), ``metadata`` is the embedded (or, for a foreign file, assumed) metadata."""
+    """An ONNX file run by ONNX Runtime.
+
+    ``precision`` comes from the embedded metadata (or the sidecar); ``metadata`` is the embedded
+    (or, for a foreign file, assumed) metadata.
+    """
 
     backend = "onnxruntime"
 

@@ -44,10 +44,12 @@ def runtime_version(backend: str) -> str:
 
 
 def open_engine(path: str | Path, threads: int | None = None, **options: Any) -> Engine:
-    """Open an engine file with the backend its suffix names; ``options`` go to the backend
-    (``providers`` for ONNX Runtime). ``threads`` is ONNX Runtime's intra-op thread count; a
-    TensorRT plan or a ``grpc://``/``http://`` model on a Triton server
-    (:mod:`edgefer.engines.triton`) has none, so callers need not ask which backend they open."""
+    """Open an engine file with the backend its suffix names.
+
+    ``options`` go to the backend (``providers`` for ONNX Runtime). ``threads`` is ONNX Runtime's
+    intra-op thread count; a TensorRT plan or a ``grpc://``/``http://`` model on a Triton server
+    (:mod:`edgefer.engines.triton`) has none, so callers need not ask which backend they open.
+    """
     from edgefer.engines.triton import is_remote
 
     if is_remote(path):

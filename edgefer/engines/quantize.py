@@ -1,4 +1,4 @@
-"""Precision as a graph: INT8 as explicit Q/DQ nodes from a calibration set, FP16 as a converted graph.
+"""Precision as a graph: INT8 as Q/DQ nodes from a calibration set, FP16 as a converted graph.
 
 Keeping precision in the ONNX file (rather than in builder flags) is what TensorRT 11 accepts, what
 TensorRT 8.5-10 and ONNX Runtime also run, and what can be inspected. Two INT8 flavours:
@@ -32,8 +32,11 @@ _MAX_BATCH_PIXELS = 32 * 64 * 64  # ~32 edge-size samples per calibration run bo
 
 
 def calibration_batch(calib: CalibrationSet, names: list[str]) -> int:
-    """Largest batch that divides the set (so ``batches`` uses every sample) and bounds the memory
-    the calibrator holds for every intermediate tensor."""
+    """Largest batch that divides the set and bounds the calibrator's memory.
+
+    Dividing the set means ``batches`` uses every sample; the calibrator holds memory for every
+    intermediate tensor of a batch.
+    """
     pixels = max(int(calib.arrays[n].shape[1] * calib.arrays[n].shape[2]) for n in names)
     cap = max(1, min(len(calib), _MAX_BATCH_PIXELS // pixels))
     return next(b for b in range(cap, 0, -1) if len(calib) % b == 0)
@@ -76,7 +79,10 @@ def quantize_int8(
     target: str = "onnxruntime",
     method: str = "minmax",
 ) -> dict[str, Any]:
-    """Write a Q/DQ INT8 copy of ``source`` to ``output`` with ``meta`` embedded; return the recipe."""
+    """Write a Q/DQ INT8 copy of ``source`` to ``output`` with ``meta`` embedded.
+
+    Returns the recipe.
+    """
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -139,7 +145,10 @@ def quantize_int8(
 
 
 def convert_fp16(source: str | Path, output: str | Path, meta: dict[str, Any]) -> dict[str, Any]:
-    """Write an FP16 copy of ``source`` (float32 inputs and output kept, casts inside) to ``output``."""
+    """Write an FP16 copy of ``source`` to ``output``.
+
+    The float32 inputs and output are kept, with casts inside.
+    """
     import onnx
     from onnxconverter_common import float16
 

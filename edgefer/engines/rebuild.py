@@ -19,9 +19,11 @@ from edgefer.errors import EdgeferError
 
 
 def open_or_rebuild(path: str | Path, threads: int | None = None, **options: Any) -> Any:
-    """:func:`~edgefer.engines.open.open_engine`, except that a TensorRT plan that no longer fits
-    this machine (another GPU or TensorRT version) is rebuilt in place by :func:`rebuild_plan` and
-    opened again: what the live loop wants from a plan it was given."""
+    """:func:`~edgefer.engines.open.open_engine`, rebuilding a TensorRT plan that no longer fits.
+
+    A plan that no longer fits this machine (another GPU or TensorRT version) is rebuilt in place by
+    :func:`rebuild_plan` and opened again: what the live loop wants from a plan it was given.
+    """
     from edgefer.engines.open import open_engine
     from edgefer.engines.trt_module import tensorrt_installed
 
@@ -36,9 +38,12 @@ def open_or_rebuild(path: str | Path, threads: int | None = None, **options: Any
 
 
 def rebuild_plan(path: Path, why: EdgeferError) -> None:
-    """Rebuild a plan in place from the sources its sidecar records, with the options it was
-    built with (profile batch, workspace, calibrator, timing cache, calibration and check sizes),
-    so the rebuilt engine is the one the user asked for, made for this machine."""
+    """Rebuild a plan in place from the sources its sidecar records.
+
+    It uses the options it was built with (profile batch, workspace, calibrator, timing cache,
+    calibration and check sizes), so the rebuilt engine is the one the user asked for, made for this
+    machine.
+    """
     if not sidecar_path(path).is_file():
         raise EdgeferError(f"cannot rebuild {path.name}: its sidecar is missing ({why})") from why
     record = read_sidecar(path, verify_hash=False)

@@ -87,8 +87,10 @@ _LOADING = ("unknown model", "no available versions", "is not ready", "not found
 
 
 def _unreachable(exc: BaseException, loading: bool = False) -> bool:
-    """Whether an error means 'no server there (yet)', which a restart cures, rather than a refusal;
-    with ``loading``, also a server that is up but has not loaded the model yet."""
+    """Whether an error means 'no server there (yet)', which a restart cures, not a refusal.
+
+    With ``loading``, also a server that is up but has not loaded the model yet.
+    """
     text = str(exc).lower()
     if loading and any(word in text for word in _LOADING):
         return True
@@ -120,8 +122,11 @@ class TritonEngine(Engine):
     def __init__(
         self, url: str, timeout_s: float = 10.0, retry_s: float = 20.0, connect_s: float = 5.0
     ) -> None:
-        """``timeout_s`` bounds one call; ``retry_s`` is how long a call waits for a server that
-        restarts; ``connect_s`` how long opening waits for one that is not (yet) up."""
+        """Set the time limits of calls and of waiting for the server.
+
+        ``timeout_s`` bounds one call; ``retry_s`` is how long a call waits for a server that
+        restarts; ``connect_s`` how long opening waits for one that is not (yet) up.
+        """
         self.url = ModelUrl.parse(url)
         self.path = str(self.url)
         self.timeout_s, self.retry_s = float(timeout_s), float(retry_s)
@@ -170,8 +175,10 @@ class TritonEngine(Engine):
     def _with_retry(
         self, what: str, call: Any, budget_s: float | None = None, loading: bool = False
     ) -> Any:
-        """``call()``, retried with backoff (0.1 s doubling to 2 s) while the server is unreachable,
-        for ``budget_s`` (default ``retry_s``) seconds."""
+        """``call()``, retried with backoff while the server is unreachable.
+
+        The backoff goes from 0.1 s doubling to 2 s, for ``budget_s`` (default ``retry_s``) seconds.
+        """
         budget = self.retry_s if budget_s is None else budget_s
         deadline, delay = time.monotonic() + budget, 0.1
         while True:

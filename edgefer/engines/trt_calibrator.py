@@ -136,9 +136,11 @@ class CalibrationFeeder:
 def make_entropy_calibrator(
     feeder: CalibrationFeeder, buffers: DeviceBuffers
 ) -> tensorrt.IInt8EntropyCalibrator2:
-    """A ``tensorrt.IInt8EntropyCalibrator2`` that serves ``feeder``'s batches through ``buffers``
-    (a :class:`~edgefer.engines.gpu_buffers.DeviceBuffers` with one buffer per input name, each
-    at least one batch large) and keeps its cache. Needs TensorRT 8.5-10."""
+    """A ``tensorrt.IInt8EntropyCalibrator2`` that serves ``feeder``'s batches and keeps its cache.
+
+    The batches go through ``buffers`` (a :class:`~edgefer.engines.gpu_buffers.DeviceBuffers` with
+    one buffer per input name, each at least one batch large). Needs TensorRT 8.5-10.
+    """
     from edgefer.engines.trt_module import import_tensorrt, tensorrt_version
 
     trt = import_tensorrt()

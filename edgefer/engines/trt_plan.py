@@ -1,6 +1,8 @@
-"""What to ask the TensorRT builder for, decided without TensorRT: the workspace cap, the
-optimisation profile for batches 1..N, and the network and builder flags a precision needs on a
-given TensorRT version. Decisions, not calls, so each is tested for real where TensorRT is absent.
+"""What to ask the TensorRT builder for, decided without TensorRT.
+
+The workspace cap, the optimisation profile for batches 1..N, and the network and builder flags a
+precision needs on a given TensorRT version. Decisions, not calls, so each is tested for real where
+TensorRT is absent.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ DESKTOP_WORKSPACE = 1024 * MIB
 
 
 def default_workspace_bytes(jetson: bool | None = None) -> int:
-    """Builder workspace cap: 256 MiB on a Jetson (unified memory shared with everything else,
-    and more tactics rarely help a model this small), 1 GiB on a desktop GPU."""
+    """Builder workspace cap: 256 MiB on a Jetson, 1 GiB on a desktop GPU.
+
+    A Jetson's unified memory is shared with everything else, and more tactics rarely help a model
+    this small.
+    """
     jetson = is_jetson() if jetson is None else jetson
     return JETSON_WORKSPACE if jetson else DESKTOP_WORKSPACE
 
@@ -77,8 +82,11 @@ def profile_shapes(
 # ------------------------------------------------------------------------------------ build plan
 @dataclass(frozen=True)
 class BuildPlan:
-    """Names of ``NetworkDefinitionCreationFlag``/``BuilderFlag`` members to set, and whether the
-    legacy entropy calibrator runs. Names, not enum values, so this is decided without TensorRT."""
+    """Names of the network and builder flags to set, and whether the legacy calibrator runs.
+
+    The flags are ``NetworkDefinitionCreationFlag``/``BuilderFlag`` members; the calibrator is the
+    legacy entropy calibrator. Names, not enum values, so this is decided without TensorRT.
+    """
 
     network_flags: tuple[str, ...]
     builder_flags: tuple[str, ...]

@@ -1,5 +1,7 @@
-"""The genuinely paired audio-visual check: CREMA-D clips whose face comes from the video frames and
-whose voice comes from the clip's own sound track (no class-matched pairing involved).
+"""The genuinely paired audio-visual check on CREMA-D clips.
+
+Each clip's face comes from the video frames and its voice from the clip's own sound track (no
+class-matched pairing involved).
 
 Faces are found with the live loop's detector (:func:`~edgefer.live.detect.make_detector`) and
 cropped exactly as the live loop does; a clip's face prediction averages the probabilities of several
@@ -74,7 +76,8 @@ def clip_probs(predict, variant: str, clip: AVClip) -> np.ndarray | None:
     """Probabilities of one clip for a variant, or None when the clip lacks a needed modality.
 
     ``predict`` maps a dict of batched inputs to probabilities (a Keras model's
-    ``predict_on_batch`` or an ``Engine.predict``)."""
+    ``predict_on_batch`` or an ``Engine.predict``).
+    """
     if variant == "voice":
         return np.asarray(predict({"voice": clip.voice[None]}))[0]
     if clip.faces is None:

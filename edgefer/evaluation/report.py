@@ -19,8 +19,18 @@ def _pct(value: float | None) -> str:
 
 
 def wilson_interval(accuracy: float, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95 % Wilson score interval of an accuracy over ``n`` samples (sound near 0 and 1, unlike
-    the normal approximation), so every headline figure says how much its n can be trusted."""
+    """95 % Wilson score interval of an accuracy over ``n`` samples.
+
+    It is sound near 0 and 1, unlike the normal approximation, so every headline figure says how
+    much its n can be trusted.
+
+    Examples
+    --------
+    >>> [round(bound, 3) for bound in wilson_interval(0.9, n=100)]
+    [0.826, 0.945]
+    >>> wilson_interval(0.5, n=0)  # no samples: no information
+    (0.0, 1.0)
+    """
     if n <= 0:
         return 0.0, 1.0
     centre = (accuracy + z * z / (2 * n)) / (1 + z * z / n)

@@ -48,7 +48,10 @@ FPS = 30.0
 class SceneVideoPlan:
     """What the video holds.
 
-    size : (width, height) of the frames. sides : face sizes in px, drawn at random per face.
+    Parameters
+    ----------
+    size : (width, height) of the frames.
+    sides : face sizes in px, drawn at random per face.
     masked_share : share of faces wearing a synthetic mask (alternating, so both are balanced).
     """
 
@@ -77,8 +80,11 @@ def make_scene_video(
     out_stem: Path,
     plan: SceneVideoPlan | None = None,
 ) -> dict:
-    """Write the video, its voice track and its truth for ``faces`` (grouped by class into segments)
-    and ``voices`` (``(path, class)`` pairs, dealt round-robin per class). Returns the truth dict."""
+    """Write the video, its voice track and its truth for ``faces`` and ``voices``.
+
+    ``faces`` are grouped by class into segments; ``voices`` (``(path, class)`` pairs) are dealt
+    round-robin per class. Returns the truth dict.
+    """
     plan = plan or SceneVideoPlan()
     rng = np.random.default_rng(plan.seed)
     voice_spec = VoiceSpec()
@@ -159,8 +165,11 @@ def _is_masked(index: int, share: float) -> bool:
 
 
 def _segments(faces: Sequence[HeldOutFace], per: int) -> list[tuple[str, list[HeldOutFace]]]:
-    """Faces grouped by class into runs of ``per`` (a class's last run may be shorter), the
-    classes interleaved so the video changes class from one segment to the next."""
+    """Faces grouped by class into runs of ``per``, the classes interleaved.
+
+    A class's last run may be shorter; the interleaving makes the video change class from one
+    segment to the next.
+    """
     by_class: dict[str, list[HeldOutFace]] = {}
     for face in faces:
         by_class.setdefault(face.label, []).append(face)

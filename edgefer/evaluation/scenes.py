@@ -113,7 +113,10 @@ def face_pixels(face: HeldOutFace, side: int, mask_seed: int | None) -> np.ndarr
 
 
 def mask_shape(mask_seed: int) -> str:
-    """The mask shape (one of :data:`edgefer.masks.SHAPES`) that ``apply_mask(seed=mask_seed)`` draws."""
+    """The mask shape that ``apply_mask(seed=mask_seed)`` draws.
+
+    It is one of :data:`edgefer.masks.SHAPES`.
+    """
     shape = sample_style(np.random.default_rng(mask_seed)).shape
     assert shape in SHAPES
     return shape
@@ -146,8 +149,11 @@ def scene(
     rng: np.random.Generator,
     kind: str | None = None,
 ) -> tuple[np.ndarray, list[Box]]:
-    """A frame of ``size`` (width, height) holding each ``(face, side, mask_seed)`` at a random free
-    place over a random (or the given) background; returns the frame and the true boxes."""
+    """A frame of ``size`` (width, height) holding each ``(face, side, mask_seed)``.
+
+    Each face is put at a random free place over a random (or the given) background; returns the
+    frame and the true boxes.
+    """
     width, height = size
     kind = kind or BACKGROUNDS[int(rng.integers(len(BACKGROUNDS)))]
     frame = background(kind, width, height, rng)
@@ -159,8 +165,10 @@ def scene(
 
 
 def camera_noise(frame: np.ndarray, rng: np.random.Generator, sigma: float = 3.0) -> np.ndarray:
-    """The frame with a camera's per-frame sensor noise (Gaussian, ``sigma`` grey levels): no two
-    frames of a real camera are identical, even of a still face."""
+    """The frame with a camera's per-frame sensor noise (Gaussian, ``sigma`` grey levels).
+
+    No two frames of a real camera are identical, even of a still face.
+    """
     noisy = frame.astype(np.float32) + rng.normal(0.0, sigma, frame.shape).astype(np.float32)
     return np.clip(noisy, 0, 255).astype(np.uint8)
 

@@ -1,6 +1,8 @@
-"""The fixed held-out test sets every variant is scored on, built exactly as training's final report
-builds them: FER2013 ``val`` faces (fully masked, and unmasked) paired by class with the held-out voice
-actors, one seeded pairing shared by all variants so their numbers compare on the same pairs.
+"""The fixed held-out test sets every variant is scored on.
+
+They are built exactly as training's final report builds them: FER2013 ``val`` faces (fully masked,
+and unmasked) paired by class with the held-out voice actors, one seeded pairing shared by all
+variants so their numbers compare on the same pairs.
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ class HeldOut:
     random_pairs: np.ndarray  # voice index for each face, class ignored
 
     def sets_for(self, variant: str) -> dict[str, EvalSet]:
-        """Evaluation sets of one variant; the unimodal voice model is also scored on the voices of
-        the fusion pairs, so 'best unimodal on the same test pairs' is a like-for-like comparison."""
+        """Evaluation sets of one variant.
+
+        The unimodal voice model is also scored on the voices of the fusion pairs, so 'best unimodal
+        on the same test pairs' is a like-for-like comparison.
+        """
         voice_groups = [s.group for s in self.voices.samples]
         paired_groups = [voice_groups[i] for i in self.pairs]
         y = self.faces_masked.y
@@ -66,8 +71,10 @@ def load_held_out(
     faces_root: Path | None = None,
     voice_roots: tuple[Path, ...] = (),
 ) -> HeldOut:
-    """Load the default held-out split (as ``edgefer train`` defines it) for ``spec``: all of it, or
-    with ``limit`` a class-balanced sample of its faces (every test voice is kept)."""
+    """Load the default held-out split (as ``edgefer train`` defines it) for ``spec``.
+
+    All of it, or with ``limit`` a class-balanced sample of its faces (every test voice is kept).
+    """
     split = DataSplit(faces=faces_root, voices=voice_roots, seed=seed)
     held = heldout_arrays(split, spec, ("face", "voice"), (True, False), faces_per_class=limit)
     masked, unmasked, voice_arrays = held.faces_masked, held.faces_unmasked, held.voices

@@ -1,6 +1,8 @@
-"""What ``edgefer run`` was asked to do, as one dataclass: the CLI fills it, the loop, the demo, the
-engine chooser and the pipeline benchmark read it (its own module, so none of them imports another
-for it)."""
+"""What ``edgefer run`` was asked to do, as one dataclass.
+
+The CLI fills it; the loop, the demo, the engine chooser and the pipeline benchmark read it (its own
+module, so none of them imports another for it).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The offline demo behind ``edgefer run --demo`` and ``make demo``: the live loop on packaged clips.
+"""The offline demo behind ``edgefer run --demo`` and ``make demo``: live loop on packaged clips.
 
 Six CREMA-D clips of one actor, one per emotion, with their own sound track, ship in
 ``edgefer/assets/demo`` (ODbL / DbCL, see the LICENSE.md there), so the demo needs no camera, no
@@ -76,8 +76,10 @@ def true_label(path: str | Path) -> tuple[str, str]:
 def clip_prediction(
     records: Sequence[dict[str, Any]], class_names: Sequence[str]
 ) -> tuple[str | None, dict[str, float] | None]:
-    """A clip's class: the mean of its fused (face + voice) probabilities; of every prediction when
-    the fused model never ran; None when nothing was predicted."""
+    """A clip's class: the mean of its fused (face + voice) probabilities.
+
+    The mean of every prediction when the fused model never ran; None when nothing was predicted.
+    """
     scored = [r for r in records if r.get("probs")]
     fused = [r for r in scored if set(r["modalities"]) == {"face", "voice"}]
     chosen = fused or scored
@@ -148,8 +150,10 @@ def run_demo(
     on_event: Callable[[str], None] | None = None,
     stop: threading.Event | None = None,
 ) -> DemoResult:
-    """Run the loop on each clip (offline, its own sound track), print one line per clip, the
-    accuracy and the stage timings, and write all annotated frames to ``output`` (None: no video).
+    """Run the loop on each clip (offline, its own sound track) and report.
+
+    Print one line per clip, the accuracy and the stage timings, and write all annotated frames to
+    ``output`` (None: no video).
 
     config : engine, smoothing, rate and detector choices (camera, mic, realtime, save are the
         demo's own). The default engine (middle, ``--precision``) is resolved once for all clips.

@@ -1,5 +1,7 @@
-"""Face detection for the live loop and for video clips: the shipped YuNet CNN by default, OpenCV's
-Haar cascade on request, and the crop of each face into a model input.
+"""Face detection for the live loop and for video clips.
+
+The shipped YuNet CNN by default, OpenCV's Haar cascade on request, and the crop of each face into a
+model input.
 
 Both run on a CPU in milliseconds and need no download: YuNet's model ships in
 ``edgefer/assets/detectors`` and the Haar cascade with opencv-python < 5. Boxes are ``(x, y, w, h)``
@@ -187,7 +189,10 @@ class BoxHold:
         self._misses = 0
 
     def update(self, boxes: list[Box]) -> list[Box]:
-        """This frame's boxes, or the last ones while the misses in a row stay within the limit."""
+        """The boxes of this frame, or the last ones.
+
+        The last ones are kept while the misses in a row stay within the limit.
+        """
         if boxes:
             self._last, self._misses = list(boxes), 0
             return list(boxes)
@@ -198,9 +203,11 @@ class BoxHold:
 def make_detector(
     detector: str | Path = "yunet", score_threshold: float | None = None
 ) -> HaarFaceDetector | YuNetFaceDetector:
-    """The live loop's detector from ``--detector``: ``yunet`` (the shipped YuNet, the default),
-    ``haar`` (OpenCV's cascade, tuned for masked faces) or the path of another YuNet ``.onnx``.
-    ``score_threshold`` overrides YuNet's (the follow threshold stays at most as high).
+    """The live loop's detector from ``--detector``.
+
+    ``yunet`` (the shipped YuNet, the default), ``haar`` (OpenCV's cascade, tuned for masked faces)
+    or the path of another YuNet ``.onnx``. ``score_threshold`` overrides YuNet's (the follow
+    threshold stays at most as high).
 
     Haar is tuned because a mask hides half the features the cascade looks for: no histogram
     equalisation and min_neighbors=3 find 0.36 of masked pasted faces against 0.19 with the plain
@@ -233,9 +240,11 @@ def face_inputs(
     detector: str,
     all_faces: bool = False,
 ) -> np.ndarray | None:
-    """The ``face`` inputs of a frame: each box of ``detector`` (its family, ``yunet``/``haar``)
-    framed by the spec's crop rule for it (:func:`~edgefer.preprocess.crop_face`), then made into a
-    tensor exactly as training does (:func:`~edgefer.preprocess.face_tensor`).
+    """The ``face`` inputs of a frame.
+
+    Each box of ``detector`` (its family, ``yunet``/``haar``) is framed by the spec's crop rule for
+    it (:func:`~edgefer.preprocess.crop_face`), then made into a tensor exactly as training does
+    (:func:`~edgefer.preprocess.face_tensor`).
 
     Returns (N, S, S, C) float32 for the largest face (N = 1) or every face, or None without a face.
     """

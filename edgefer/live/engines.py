@@ -1,5 +1,7 @@
-"""Which engines the live loop runs: the shipped middle fusion at the asked precision (built once
-and cached), the shipped face and voice models for when one modality is missing, or the user's own.
+"""Which engines the live loop runs.
+
+The shipped middle fusion at the asked precision (built once and cached), the shipped face and voice
+models for when one modality is missing, or the user's own.
 
 Kept apart from the loop because the demo, the benchmarks and ``edgefer bench --pipeline`` choose
 engines the same way without running the loop.
@@ -28,7 +30,9 @@ def default_engine(
     threads: int | None = None,
     max_drop: float | None = None,
 ) -> tuple[Path, str | None]:
-    """The shipped middle-fusion model at ``precision``, for ONNX Runtime: (engine path, fall-back note).
+    """The shipped middle-fusion model at ``precision``, for ONNX Runtime.
+
+    Returns (engine path, fall-back note).
 
     ``auto`` is the fastest precision on this machine that passes the accuracy check
     (:mod:`edgefer.engines.auto_precision`, measured once with ``threads`` and reused); the log says
@@ -142,7 +146,10 @@ def spec_of_engine(engine: Any) -> PreprocessSpec:
 
 
 def shared_voice_spec(engines: dict[str, Any]) -> PreprocessSpec | None:
-    """The one audio preprocessing every voice-taking engine shares (None: no engine takes voice)."""
+    """The one audio preprocessing every voice-taking engine shares.
+
+    None when no engine takes voice.
+    """
     specs = {role: spec_of_engine(e) for role, e in engines.items() if "voice" in e.inputs}
     if not specs:
         return None

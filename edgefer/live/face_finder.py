@@ -1,5 +1,7 @@
-"""Face boxes for the live loop at a fraction of a full search's cost: follow the last face in a
-small window between full searches."""
+"""Face boxes for the live loop at a fraction of a full search's cost.
+
+The last face is followed in a small window between full searches.
+"""
 
 from __future__ import annotations
 
@@ -78,8 +80,10 @@ class FaceFinder:
         return boxes
 
     def search(self, image: np.ndarray, factor: float = 1.0) -> list[Box]:
-        """One full search, the frame scaled to ``factor`` x the working width (no following and no
-        scale stepping: what the detection benchmark measures)."""
+        """One full search, the frame scaled to ``factor`` x the working width.
+
+        No following and no scale stepping: what the detection benchmark measures.
+        """
         width = self.detect_width or image.shape[1]
         scale = min(1.0, width / image.shape[1]) * factor
         if scale == 1.0:

@@ -72,8 +72,10 @@ class RunSummary:
 
 
 def parse_smoothing(text: str) -> Smoother:
-    """``KIND[:VALUE][:margin=M][:hold=N]`` (``ema:0.2:margin=0.05:hold=12``, ``window:8``,
-    ``none``) -> a smoother; see :mod:`edgefer.live.smoothing`."""
+    """``KIND[:VALUE][:margin=M][:hold=N]`` -> a smoother; see :mod:`edgefer.live.smoothing`.
+
+    For example ``ema:0.2:margin=0.05:hold=12``, ``window:8`` or ``none``.
+    """
     return parse_smoothing_text(text)
 
 
@@ -89,8 +91,10 @@ def run_live(
     timer: StageTimer | None = None,
     writer: VideoWriter | None = None,
 ) -> RunSummary:
-    """Run the loop until the source ends, ``max_frames``, ``stop`` is set, q in the preview, or
-    Ctrl-C (then ``summary.interrupted``); always stops the sources and finalises the saved video.
+    """Run the loop until the source ends or is stopped, then stop the sources.
+
+    It runs until the source ends, ``max_frames``, ``stop`` is set, q in the preview, or Ctrl-C
+    (then ``summary.interrupted``); it always stops the sources and finalises the saved video.
 
     on_record : called with each inference tick's record (``--json`` prints them).
     on_event : called with each event as it happens (also collected in ``summary.events``).
@@ -256,7 +260,10 @@ def _drain_source_events(video: VideoSource, event: Callable[[str], None]) -> No
 
 
 def _describe(engine: Any) -> str:
-    """``name.onnx (backend precision: inputs)``: which file served a role, for ``summary.engines``."""
+    """Which file served a role, for ``summary.engines``.
+
+    Written as ``name.onnx (backend precision: inputs)``.
+    """
     path = getattr(engine, "path", None)
     name = f"{Path(path).name} " if path is not None else ""
     return f"{name}({engine.describe()})"

@@ -117,8 +117,11 @@ def _default_input_spec(sd: ModuleType) -> int | str | None:
 
 
 def _matching(query: str, devices: Sequence[InputDevice]) -> list[InputDevice]:
-    """Devices whose "name, host API" holds each space-separated part of ``query`` in order, case
-    ignored: the rule sounddevice applies to a device name, so names that work there work here."""
+    """Devices whose "name, host API" holds each space-separated part of ``query`` in order.
+
+    Case is ignored: the rule sounddevice applies to a device name, so names that work there work
+    here.
+    """
     parts = query.lower().split()
     found = []
     for device in devices:

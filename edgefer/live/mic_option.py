@@ -1,7 +1,9 @@
-"""``--mic SPEC`` -> an audio source: nothing, the video's own sound track, an audio file, or a
-microphone (by index, name or ``default``). Its own module so that files (:mod:`.audio`) and
-microphones (:mod:`.microphone`, which writes into :class:`~edgefer.live.audio.AudioRing`) need not
-import each other."""
+"""``--mic SPEC`` -> an audio source.
+
+Nothing, the video's own sound track, an audio file, or a microphone (by index, name or
+``default``). Its own module so that files (:mod:`.audio`) and microphones (:mod:`.microphone`,
+which writes into :class:`~edgefer.live.audio.AudioRing`) need not import each other.
+"""
 
 from __future__ import annotations
 
@@ -22,8 +24,11 @@ def open_audio_source(
     ring: AudioRing | None = None,
     loop: bool = False,
 ) -> AudioSource | None:
-    """Open ``--mic SPEC``: ``none`` (no audio), ``video`` or the ``--camera`` file itself (its own
-    sound track), an audio/video file path, or a microphone by index (``0``), name, or ``default``."""
+    """Open ``--mic SPEC``.
+
+    ``none`` (no audio), ``video`` or the ``--camera`` file itself (its own sound track), an
+    audio/video file path, or a microphone by index (``0``), name, or ``default``.
+    """
     text = "none" if spec is None else str(spec).strip()
     if text.lower() in ("", "none", "off"):
         return None

@@ -1,5 +1,7 @@
-"""What the user sees: boxes, label, a 3-bar probability chart, modalities and FPS drawn on the frame;
-an mp4 writer for ``--save`` that never leaves a broken file; a preview window when a display exists.
+"""What the user sees: the annotated frame, the saved video and the preview window.
+
+Boxes, label, a 3-bar probability chart, modalities and FPS drawn on the frame; an mp4 writer for
+``--save`` that never leaves a broken file; a preview window when a display exists.
 
 Drawing is plain cv2 on the BGR frame, in place, so the same annotated frame goes to the window and to
 the saved video. The writer records to a hidden temporary name and renames on close -- including on
@@ -26,8 +28,11 @@ _PANEL_W, _ROW_H, _PAD = 230, 22, 8
 
 
 def has_display() -> bool:
-    """Whether a window can be shown: on Linux an X11 or Wayland display must be set (a Jetson over
-    SSH or in a service has none, so the loop runs headless by default there)."""
+    """Whether a window can be shown.
+
+    On Linux an X11 or Wayland display must be set (a Jetson over SSH or in a service has none, so
+    the loop runs headless by default there).
+    """
     if sys.platform.startswith("linux"):
         return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     return True
@@ -152,7 +157,10 @@ class VideoWriter:
         self.frames += 1
 
     def close(self) -> Path | None:
-        """Finalise and move into place; returns the final path, or None when nothing was written."""
+        """Finalise and move into place.
+
+        Returns the final path, or None when nothing was written.
+        """
         if self._closed:
             return self.path if self.path.exists() and self.frames else None
         self._closed = True

@@ -27,8 +27,11 @@ def tick_record(
     class_names: tuple[str, ...],
     ms: dict[str, float],
 ) -> Record:
-    """The record of ``frame``'s tick: what ``route`` predicted (nothing, and ``reason``, without
-    one), the boxes shown and the stage times ``ms``."""
+    """The record of ``frame``'s tick.
+
+    What ``route`` predicted (without one: nothing, and ``reason``), the boxes shown and the stage
+    times ``ms``.
+    """
     extra: dict[str, Any] = {"frame": frame.index}
     if reason:
         extra["reason"] = reason

@@ -1,5 +1,7 @@
-"""Which engine answers this tick: the fused model when face and voice are both present, else the
-unimodal model of whichever is present, so the loop keeps answering through silence or a lost face.
+"""Which engine answers this tick.
+
+The fused model when face and voice are both present, else the unimodal model of whichever is
+present, so the loop keeps answering through silence or a lost face.
 
 The choice depends only on each engine's declared input names (``engine.inputs``), so any object with
 ``.inputs`` and ``.predict(dict) -> probabilities`` works: ONNX Runtime, TensorRT, Keras, a test double.
@@ -45,8 +47,11 @@ class Route:
 
 
 class Router:
-    """Holds the available engines, ``{"fused": ..., "face": ..., "voice": ...}`` (None or missing
-    where that model was not given), and picks one per tick with :meth:`choose`."""
+    """Holds the available engines and picks one per tick with :meth:`choose`.
+
+    The engines are ``{"fused": ..., "face": ..., "voice": ...}`` (None or missing where that model
+    was not given).
+    """
 
     def __init__(self, engines: Mapping[str, EngineLike | None]) -> None:
         unknown = set(engines) - set(ROLES)

@@ -78,8 +78,9 @@ def print_json_line(record: dict[str, Any]) -> None:
 
 
 def event_printer(console: Console) -> Callable[[str], None]:
-    """The ``on_event`` callback: each event (a fall-back, a reconnect, a lost microphone) as one
-    yellow line, since it changes what the results mean.
+    """The ``on_event`` callback: each event as one yellow line.
+
+    An event (a fall-back, a reconnect, a lost microphone) changes what the results mean.
 
     Parameters
     ----------
@@ -107,8 +108,10 @@ def log_printer(console: Console) -> Callable[[str], None]:
 
 
 def summary_text(summary: RunSummary) -> str:
-    """The end-of-run summary: frames and end-to-end rate, the audio source, the engine of each
-    role, the saved video and the per-stage timings, one item a line.
+    """The end-of-run summary, one item a line.
+
+    Frames and end-to-end rate, the audio source, the engine of each role, the saved video and the
+    per-stage timings.
 
     Parameters
     ----------

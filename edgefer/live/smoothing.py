@@ -82,7 +82,8 @@ class Smoother:
     def update(self, probs: np.ndarray, key: Hashable = None) -> np.ndarray:
         """Add one probability vector (C,) or batch (N, C); return the smoothed one, same shape.
 
-        A different ``key`` (e.g. the modalities used) or shape (a face appeared) starts afresh."""
+        A different ``key`` (e.g. the modalities used) or shape (a face appeared) starts afresh.
+        """
         probs = np.asarray(probs, dtype=np.float64)
         if probs.ndim not in (1, 2) or probs.shape[-1] == 0 or not np.all(np.isfinite(probs)):
             raise EdgeferError(
@@ -98,9 +99,11 @@ class Smoother:
 
     @property
     def labels(self) -> np.ndarray | None:
-        """The shown class index per row (N,) of the last update ((1,) for a (C,) input); None
-        before the first update and after a reset. Equals the argmax of the returned probabilities
-        unless ``margin`` or ``hold`` keep an earlier label."""
+        """The shown class index per row (N,) of the last update ((1,) for a (C,) input).
+
+        None before the first update and after a reset. Equals the argmax of the returned
+        probabilities unless ``margin`` or ``hold`` keep an earlier label.
+        """
         return None if self._held is None else self._held.copy()
 
     def reset(self) -> None:
@@ -210,11 +213,14 @@ class WindowSmoother(Smoother):
 def make_smoother(
     kind: str = "ema", value: float | None = None, *, margin: float = 0.0, hold: int = 0
 ) -> Smoother:
-    """``ema`` / ``logema`` (value = alpha, default 0.3), ``window`` (value = size, default 5) or
-    ``none``; ``margin`` and ``hold`` set the label's hysteresis and dwell (see :class:`Smoother`).
+    """A smoother of the given kind: ``ema`` / ``logema``, ``window`` or ``none``.
+
+    For ``ema`` / ``logema`` the value is alpha (default 0.3), for ``window`` the size (default 5);
+    ``margin`` and ``hold`` set the label's hysteresis and dwell (see :class:`Smoother`).
 
     A full text form (``logema:0.3:margin=0.1``, anything with ``:`` or ``=``) as ``kind`` is parsed
-    by :func:`parse_smoothing_text` (then ``value``, ``margin`` and ``hold`` must be left unset)."""
+    by :func:`parse_smoothing_text` (then ``value``, ``margin`` and ``hold`` must be left unset).
+    """
     kind = str(kind).strip().lower()
     if ":" in kind or "=" in kind:
         if value is not None or margin or hold:
@@ -239,10 +245,22 @@ def make_smoother(
 
 
 def parse_smoothing_text(text: str) -> Smoother:
-    """``--smoothing`` text -> a smoother: ``KIND[:VALUE][:margin=M][:hold=N]``, e.g. ``ema``,
-    ``ema:0.5``, ``window:8``, ``none``, ``logema:0.3:margin=0.1:hold=6``.
+    """``--smoothing`` text -> a smoother: ``KIND[:VALUE][:margin=M][:hold=N]``.
 
-    Raises EdgeferError (one line) naming what is wrong, before any engine is built."""
+    For example ``ema``, ``ema:0.5``, ``window:8``, ``none``, ``logema:0.3:margin=0.1:hold=6``.
+
+    Raises EdgeferError (one line) naming what is wrong, before any engine is built.
+
+    Examples
+    --------
+    >>> smoother = parse_smoothing_text("ema:0.5")
+    >>> type(smoother).__name__, smoother.alpha
+    ('EmaSmoother', 0.5)
+    >>> smoother.update(np.array([1.0, 0.0, 0.0]))
+    array([1., 0., 0.], dtype=float32)
+    >>> smoother.update(np.array([0.0, 1.0, 0.0]))
+    array([0.5, 0.5, 0. ], dtype=float32)
+    """
     raw = str(text)
     parts = [p.strip() for p in raw.strip().lower().split(":")]
     kind, rest = parts[0], parts[1:]

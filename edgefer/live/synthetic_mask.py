@@ -1,5 +1,6 @@
-"""``--synthetic-mask``: the project's mask drawn on each detected face, live, so an unmasked camera
-or clip shows the masked case end to end.
+"""``--synthetic-mask``: the project's mask drawn on each detected face, live.
+
+An unmasked camera or clip thus shows the masked case end to end.
 
 Drawing a mask (:func:`edgefer.masks.apply_mask`) costs 8-30 ms on this CPU, too much for every frame
 of a 60 FPS loop. A person's face moves a few pixels from frame to frame and rarely changes size, so
@@ -30,9 +31,11 @@ class _Drawn:
 
 
 class SyntheticMasker:
-    """Draws one mask per face (the ``seed`` picks its style) on the square
-    :func:`~edgefer.preprocess.crop_square` frames for the detector, as training masks are drawn on
-    FER2013 crops."""
+    """Draws one mask per face (the ``seed`` picks its style).
+
+    The masks are drawn on the square :func:`~edgefer.preprocess.crop_square` frames for the
+    detector, as training masks are drawn on FER2013 crops.
+    """
 
     def __init__(
         self, spec: PreprocessSpec, detector: str, seed: int = 0, redraw: float = 0.1
@@ -67,7 +70,10 @@ class SyntheticMasker:
 
 
 def _square(frame: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:
-    """The ``side`` x ``side`` square at ``(x0, y0)``, edge pixels repeated where it leaves the frame."""
+    """The ``side`` x ``side`` square at ``(x0, y0)``.
+
+    Edge pixels are repeated where it leaves the frame.
+    """
     height, width = frame.shape[:2]
     rows = np.clip(np.arange(y0, y0 + side), 0, height - 1)
     cols = np.clip(np.arange(x0, x0 + side), 0, width - 1)
@@ -75,9 +81,11 @@ def _square(frame: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:
 
 
 def _paste(out: np.ndarray, drawn: _Drawn, x0: int, y0: int) -> None:
-    """Copy the mask's covered pixels into ``out`` with the square's corner at ``(x0, y0)``,
-    clipped to the frame. The drawn square may be a little larger or smaller than the face's
-    current one (within ``redraw``); it keeps its own size, centred on the new square."""
+    """Copy the mask's covered pixels into ``out`` with the square's corner at ``(x0, y0)``.
+
+    The copy is clipped to the frame. The drawn square may be a little larger or smaller than the
+    face's current one (within ``redraw``); it keeps its own size, centred on the new square.
+    """
     height, width = out.shape[:2]
     side = drawn.side
     fx0, fy0 = max(x0, 0), max(y0, 0)

@@ -1,5 +1,6 @@
-"""A trained ``.keras`` model behind the :class:`~edgefer.engines.base.Engine` interface, and the one
-way the project loads a trained model for inference.
+"""A trained ``.keras`` model behind the :class:`~edgefer.engines.base.Engine` interface.
+
+It is the one way the project loads a trained model for inference.
 
 Training side: importing this module imports Keras. ``edgefer bench`` uses it for its reference row
 only after :func:`edgefer.bench.keras_ref.keras_available` says Keras is there; export, the training
@@ -20,8 +21,11 @@ from edgefer.errors import EdgeferError
 
 
 def load_keras(path: str | Path) -> Any:
-    """Load a ``.keras`` model without its optimizer (a model saved by the torch backend names a
-    torch optimizer TensorFlow cannot import; inference needs none); any failure is one line."""
+    """Load a ``.keras`` model without its optimizer; any failure is one line.
+
+    A model saved by the torch backend names a torch optimizer TensorFlow cannot import; inference
+    needs none.
+    """
     path = Path(path)
     try:
         return keras.models.load_model(path, compile=False)

@@ -107,8 +107,11 @@ def _sepconv_bn(x, filters: int, name: str, reg=None):
 
 
 def entry_flow(x, arch: Architecture, prefix: str):
-    """Stem (two Conv2D, the first with stride 2) and residual SeparableConv2D blocks, each halving
-    the resolution; L2 on every kernel as the paper specifies for the entry flow."""
+    """Stem and residual SeparableConv2D blocks, each halving the resolution.
+
+    The stem is two Conv2D, the first with stride 2. L2 on every kernel, as the paper specifies for
+    the entry flow.
+    """
     reg = _regulariser(arch)
     first, second = arch.stem_filters
     x = layers.ReLU(name=f"{prefix}_stem_relu1")(
@@ -131,8 +134,11 @@ def entry_flow(x, arch: Architecture, prefix: str):
 
 
 def middle_flow(x, arch: Architecture, prefix: str):
-    """Three SeparableConv2D layers in one residual block; a 1x1 projection matches the widths
-    (the middle fusion feeds it the concatenation of two entry flows)."""
+    """Three SeparableConv2D layers in one residual block.
+
+    A 1x1 projection matches the widths (the middle fusion feeds it the concatenation of two entry
+    flows).
+    """
     shortcut = _conv_bn(x, arch.middle_filters, 1, f"{prefix}_shortcut")
     for i in range(1, arch.middle_layers + 1):
         x = layers.ReLU(name=f"{prefix}_relu{i}")(x)

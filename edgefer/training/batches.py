@@ -1,5 +1,7 @@
-"""Batches for each variant: class-matched face/voice pairs, augmentation, one epoch at a time from
-a seeded generator (so a resumed run sees the same batches as an uninterrupted one).
+"""Batches for each variant, one epoch at a time from a seeded generator.
+
+Class-matched face/voice pairs and augmentation; the seeded generator means a resumed run sees the
+same batches as an uninterrupted one.
 
 What is done to the inputs is one :class:`AugmentPlan`: the face and voice augmentation levels and,
 for fresh masks, the share of faces masked and the spec to preprocess them with. Everything random
@@ -37,6 +39,8 @@ FACE_LEVELS = {"light": augment_face, "strong": augment_face_strong}
 class AugmentPlan:
     """What training does to the inputs.
 
+    Parameters
+    ----------
     face : ``none`` | ``light`` | ``strong`` (see :mod:`edgefer.data.augment`).
     voice : ``none`` | ``paper`` (rotation/zoom of the log-mel image) | ``strong`` (waveform
         augmentation, :mod:`edgefer.data.voice_augment`; needs ``VoiceArrays.waves``).
@@ -52,7 +56,10 @@ class AugmentPlan:
 
     @classmethod
     def from_flag(cls, augment: bool) -> AugmentPlan:
-        """The plan from before the unseen-people recipe: light faces and the paper's voices, or nothing."""
+        """The plan from before the unseen-people recipe.
+
+        Light faces and the paper's voices, or nothing.
+        """
         return cls() if augment else cls(face="none", voice="none")
 
 
@@ -87,8 +94,11 @@ def _voice_batch(
 def epoch_length(
     fusion: str, faces: FaceArrays | None, voices: VoiceArrays | None, voice_repeats: int
 ) -> int:
-    """Samples in one epoch: every face once, or for the voice model every clip ``voice_repeats``
-    times (augmented differently each time, as the paper augments voices to balance the sets)."""
+    """Samples in one epoch: every face once, or every clip ``voice_repeats`` times.
+
+    The repeats are for the voice model: each clip is augmented differently each time, as the paper
+    augments voices to balance the sets.
+    """
     if fusion == "voice":
         assert voices is not None
         return len(voices.y) * voice_repeats

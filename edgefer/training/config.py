@@ -147,8 +147,11 @@ class TrainConfig:
         return self.fusion != "face"
 
     def data_split(self) -> DataSplit:
-        """The part of this config that decides the splits: the runtime's held-out checks split
-        with the same :class:`~edgefer.data.datasplit.DataSplit`, so both see the same files."""
+        """The part of this config that decides the splits.
+
+        The runtime's held-out checks split with the same
+        :class:`~edgefer.data.datasplit.DataSplit`, so both see the same files.
+        """
         return DataSplit(
             faces=self.faces,
             voices=self.voices,

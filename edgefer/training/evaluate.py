@@ -13,7 +13,10 @@ from edgefer.metrics import classification_report, plot_confusion
 
 
 def predict_probs(model, inputs: dict[str, np.ndarray], batch_size: int = 128) -> np.ndarray:
-    """Class probabilities for every row of ``inputs`` (batched ``predict_on_batch``, no callbacks)."""
+    """Class probabilities for every row of ``inputs``.
+
+    They come from batched ``predict_on_batch`` calls, with no callbacks.
+    """
     n = len(next(iter(inputs.values())))
     out = []
     for start in range(0, n, batch_size):
@@ -34,8 +37,10 @@ def write_reports(
     extra: dict[str, Any],
     title: str,
 ) -> None:
-    """``metrics.json`` with every evaluated set, and ``confusion_<set>.png`` for each; the primary
-    set's matrix also as ``confusion.png``."""
+    """``metrics.json`` with every evaluated set, and ``confusion_<set>.png`` for each.
+
+    The primary set's matrix is also written as ``confusion.png``.
+    """
     primary = next(iter(reports))
     for name, report in reports.items():
         matrix = np.asarray(report["confusion_matrix"])

@@ -174,8 +174,10 @@ def _model_to_train(
     n_per_epoch: int,
     console: Console,
 ) -> tuple[Any, dict[str, Any]]:
-    """(model, state): a new model, the checkpoint to continue, or None when nothing is left to
-    train (the reports of the best epoch are written again)."""
+    """(model, state): a new model, the checkpoint to continue, or None.
+
+    None when nothing is left to train (the reports of the best epoch are written again).
+    """
     import keras
 
     if state is None:

@@ -1,5 +1,6 @@
-"""From a config to in-memory arrays: index the datasets, split them, load them through the shared
-preprocessing.
+"""From a config to in-memory arrays.
+
+Index the datasets, split them, load them through the shared preprocessing.
 
 The splits themselves are :mod:`edgefer.data.datasplit`'s (shared with the runtime's held-out
 checks), and the test faces are loaded by :func:`edgefer.data.evalset.load_heldout_faces`, the loader
@@ -50,8 +51,10 @@ class TrainData:
 def describe_extra_voices(
     config: TrainConfig, extra: list[Sample], skipped: int = 0
 ) -> dict[str, Any]:
-    """What ``--extra-voices`` added to the training split (the clips trained on, and how many of
-    the indexed ones could not be used), for ``metrics.json``."""
+    """What ``--extra-voices`` added to the training split, for ``metrics.json``.
+
+    The clips trained on, and how many of the indexed ones could not be used.
+    """
     if not config.uses_extra_voices:
         return {"mapping": "", "clips": 0}
     label_map = config.extra_voice_map()

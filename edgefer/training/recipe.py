@@ -1,5 +1,7 @@
-"""A training run's recipe: the augmentation and loss weights the config asks for, and what the run
-says it trained with (one printed line at the start, the ``recipe`` of ``metrics.json`` at the end).
+"""A training run's recipe: the augmentation and loss weights the config asks for.
+
+Also what the run says it trained with: one printed line at the start, the ``recipe`` of
+``metrics.json`` at the end.
 
 The printed line and the JSON are derived from the same :func:`recipe`, so a log and a run folder
 can never tell two stories about one run.
@@ -21,8 +23,10 @@ __all__ = ["augment_plan", "class_weights", "recipe", "recipe_line"]
 
 
 def augment_plan(config: TrainConfig, spec: PreprocessSpec) -> AugmentPlan:
-    """The config's augmentation: ``--no-augment`` turns the face and voice levels off; fresh masks
-    are the masking of the data itself and stay on."""
+    """The config's augmentation: ``--no-augment`` turns the face and voice levels off.
+
+    Fresh masks are the masking of the data itself and stay on.
+    """
     fresh = config.mask_fraction if config.fresh_masks and config.uses_faces else 0.0
     if not config.augment:
         return AugmentPlan(face="none", voice="none", mask_fraction=fresh, spec=spec)
@@ -30,8 +34,11 @@ def augment_plan(config: TrainConfig, spec: PreprocessSpec) -> AugmentPlan:
 
 
 def class_weights(config: TrainConfig, data: TrainData, spec: PreprocessSpec) -> np.ndarray | None:
-    """Loss weights from the labels the loss sees: the voices' for the voice model, else the
-    faces' (a fusion sample carries its face's class)."""
+    """Loss weights from the labels the loss sees.
+
+    The voices' labels for the voice model, else the faces' (a fusion sample carries its face's
+    class).
+    """
     arrays = data.voices_train if config.fusion == "voice" else data.faces_train
     assert arrays is not None
     return class_weights_for(config.class_weights, arrays.y, len(spec.class_names))

@@ -37,7 +37,10 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def atomic_save_model(model: Any, path: Path) -> None:
-    """Save a Keras model to ``path`` through a temporary file (a kill mid-save leaves the old one)."""
+    """Save a Keras model to ``path`` through a temporary file.
+
+    A kill mid-save leaves the old one.
+    """
     tmp = path.with_name(f".{path.stem}-partial.keras")
     model.save(tmp)
     os.replace(tmp, path)
@@ -83,8 +86,11 @@ def new_state(config: TrainConfig) -> dict[str, Any]:
 
 
 def upgrade_state(state: dict[str, Any], config: TrainConfig) -> dict[str, Any]:
-    """A ``state.json`` from before ``--select-by`` (best epoch by accuracy, no early stopping) with
-    the fields this loop keeps, recomputed from its history."""
+    """A ``state.json`` from before ``--select-by``, with the fields this loop keeps.
+
+    Such a state picked the best epoch by accuracy, with no early stopping; the fields are
+    recomputed from its history.
+    """
     recompute = "best_score" not in state or state.get("select_by") != config.select_by
     state = {**new_state(config), **state}
     history = state["history"][: state["epoch"]]
@@ -114,8 +120,10 @@ def record_epoch(state: dict[str, Any], record: dict[str, Any], config: TrainCon
 def end_epoch(
     model: Any, state: dict[str, Any], record: dict[str, Any], config: TrainConfig
 ) -> bool:
-    """Record a finished epoch and write what it leaves: ``model.keras`` when it is the new best,
-    then the checkpoint, then ``state.json`` (with whether ``--patience`` stops the run here).
+    """Record a finished epoch and write what it leaves.
+
+    ``model.keras`` when it is the new best, then the checkpoint, then ``state.json`` (with whether
+    ``--patience`` stops the run here).
 
     Returns whether it is the new best epoch. The state goes last: a run killed before it resumes
     from the previous epoch and trains this one again.

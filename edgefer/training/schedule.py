@@ -15,15 +15,20 @@ from edgefer.training.config import COSINE_FLOOR, TrainConfig
 
 
 def warmup_steps(config: TrainConfig, steps_per_epoch: int) -> int:
-    """Warm-up steps: ``warmup_epochs`` x the steps of one epoch, at most half the run (so a short
-    run, e.g. ``--epochs 1``, still reaches the full rate)."""
+    """Warm-up steps: ``warmup_epochs`` x the steps of one epoch, at most half the run.
+
+    The cap means a short run, e.g. ``--epochs 1``, still reaches the full rate.
+    """
     total = config.epochs * steps_per_epoch
     return min(int(round(config.warmup_epochs * steps_per_epoch)), total // 2)
 
 
 def learning_rate(config: TrainConfig, steps_per_epoch: int):
-    """The optimizer's learning rate: a float for a constant rate without warm-up (the paper), else
-    a Keras schedule over ``config.epochs * steps_per_epoch`` steps."""
+    """The optimizer's learning rate.
+
+    A float for a constant rate without warm-up (the paper), else a Keras schedule over
+    ``config.epochs * steps_per_epoch`` steps.
+    """
     import keras
 
     warmup = warmup_steps(config, steps_per_epoch)
