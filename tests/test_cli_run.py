@@ -142,6 +142,7 @@ def test_ctrl_c_stops_cleanly_with_the_video_finalised(flv, tmp_path):
     assert not list(tmp_path.glob(".*partial*"))
 
 
+@pytest.mark.slow  # auto converts the shipped model to fp16 and int8 on first use, then 758 frames
 def test_demo_runs_the_packaged_clips_with_the_precision_auto_picks(tmp_path):
     save = tmp_path / "demo" / "demo.mp4"
     result = run_cli("run", "--demo", "--save", str(save))

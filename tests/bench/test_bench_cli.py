@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,19 @@ def test_json_shape_and_consistent_figures(bench):
     assert rows["keras-fp32-predict"]["accuracy"] == rows["keras-fp32-predict_on_batch"]["accuracy"]
     assert result["peak"]["gflops"] > 0
     assert len(result["targets"]) == 4 and all(t["value"] is not None for t in result["targets"])
+
+
+# What TensorFlow, absl and oneDNN print when the Keras rows import TensorFlow: glog-style
+# "I0000 00:00:..." lines, oneDNN's notice, absl's pre-init warning, source paths.
+TF_LOG_LINE = re.compile(r"^[IWEF]\d{4} \d\d:\d\d|oneDNN|absl::|tensorflow/|cuda_|TF_ENABLE")
+
+
+def test_no_tensorflow_log_line_in_the_output(bench):
+    """The Keras rows import TensorFlow; its start-up lines stay off the user's terminal."""
+    done, _, _ = bench
+    lines = (done.stdout + done.stderr).splitlines()
+    assert any("keras" in line for line in lines)  # TensorFlow was really imported
+    assert not [line for line in lines if TF_LOG_LINE.search(line)]
 
 
 def test_markdown_has_every_engine_row_and_the_targets(bench):

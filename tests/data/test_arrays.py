@@ -100,8 +100,10 @@ def test_real_clips_load_through_the_shared_preprocessing(voices):
 
 
 def test_video_and_mp3_clips_load(data_dir):
+    """One clip of each container (FLV video with its sound track, MP3): decoding is the slow part."""
     samples = index_cremad(data_dir / "av" / "cremad")
-    _check(load_voice_array(samples, SPEC), samples, (64, 64, 1))
+    one_each = [next(s for s in samples if s.path.suffix == suffix) for suffix in (".flv", ".mp3")]
+    _check(load_voice_array(one_each, SPEC), one_each, (64, 64, 1))
 
 
 def test_corrupt_and_short_clips_are_skipped_and_counted(tmp_path, voices):

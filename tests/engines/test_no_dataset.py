@@ -24,6 +24,7 @@ def no_dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return empty
 
 
+@pytest.mark.slow  # quantizes the shipped model to INT8
 def test_build_engine_int8_without_dataset(no_dataset: Path, tmp_path: Path) -> None:
     output = tmp_path / "middle-int8.onnx"
     model = shipped_path("middle", ".onnx")
@@ -36,6 +37,7 @@ def test_build_engine_int8_without_dataset(no_dataset: Path, tmp_path: Path) -> 
     assert "assets/calibration/edge-n300.npz" in side["calibration_path"]
 
 
+@pytest.mark.slow  # builds and times an INT8 engine of the shipped model
 def test_bench_without_dataset(no_dataset: Path, tmp_path: Path) -> None:
     out = tmp_path / "bench"
     args = ["--engines", "ort-fp32,ort-int8", "--batch", "1,4", "--iterations", "20"]

@@ -5,8 +5,6 @@ Runtime. Plus the packaged demo on all six clips."""
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -304,19 +302,6 @@ def test_clip_prediction_prefers_the_fused_frames():
     assert clip_prediction(records[:1], names)[0] == "negative"
     assert clip_prediction(records[2:], names) == (None, None)
     assert true_label("1001_DFA_FEA_XX.flv") == ("FEA", "negative")
-
-
-def test_the_loop_and_demo_import_without_tensorflow():
-    code = (
-        "import sys\n"
-        "import edgefer.live.loop, edgefer.live.demo\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras'))\n"
-        "assert not bad, bad\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 0, result.stderr
 
 
 def test_a_silent_sound_track_is_said_out_loud_not_passed_over(flv, tmp_path):
