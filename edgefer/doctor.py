@@ -44,17 +44,22 @@ def haar_cascade_path() -> Path | None:
 
 
 def gpu_detail() -> str | None:
-    """The GPU and its compute capability, named as the engine cache key and a TensorRT plan's
-    sidecar name it (so a plan refused for its ``gpu_name`` can be compared with this line), or
-    None on a machine without one."""
+    """The GPU and its compute capability, or None on a machine without one.
+
+    Named as the engine cache key and a TensorRT plan's sidecar name it (so a plan refused for its
+    ``gpu_name`` can be compared with this line).
+    """
     gpu = gpu_identity()
     return None if gpu is None else f"{gpu.name} (compute capability {gpu.compute_capability})"
 
 
 def microphone_rows() -> list[tuple[str, str, str]]:
-    """One row per input device with its native rate (the rate the live loop opens it at when it
-    refuses 16 kHz), or one ``microphones`` row saying why there are none. Never raises: a machine
-    without sounddevice or the PortAudio library (an OSError on import) still gets its table."""
+    """One row per input device with its native rate, or one row saying why there are none.
+
+    The native rate is the rate the live loop opens it at when it refuses 16 kHz; the row for no
+    devices is named ``microphones``. Never raises: a machine without sounddevice or the PortAudio
+    library (an OSError on import) still gets its table.
+    """
     try:
         import sounddevice  # noqa: F401  (the import alone tells package from library problems)
     except ImportError:
@@ -79,8 +84,11 @@ def microphone_rows() -> list[tuple[str, str, str]]:
 
 
 def detector_row() -> tuple[str, str, str]:
-    """The live loop's default face detector, loaded as ``edgefer run`` would load it, so a missing
-    or corrupt shipped model (or an OpenCV without ``FaceDetectorYN``) shows here first."""
+    """The live loop's default face detector, loaded as ``edgefer run`` would load it.
+
+    A missing or corrupt shipped model (or an OpenCV without ``FaceDetectorYN``) thus shows here
+    first.
+    """
     try:
         from edgefer.live.detect import make_detector
 

@@ -1,7 +1,10 @@
-"""What this machine has, asked without importing heavy packages: installed package versions (from
-their metadata), the NVIDIA GPU and whether it is a Jetson (L4T's release file or the device tree).
-``doctor``, the engine builder's cache key and workspace default, the TensorRT plan's sidecar,
-``--precision auto`` and the benchmarks' machine record all ask here, so they agree."""
+"""What this machine has, asked without importing heavy packages.
+
+Installed package versions (from their metadata), the NVIDIA GPU and whether it is a Jetson (L4T's
+release file or the device tree). ``doctor``, the engine builder's cache key and workspace default,
+the TensorRT plan's sidecar, ``--precision auto`` and the benchmarks' machine record all ask here,
+so they agree.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +17,11 @@ from pathlib import Path
 
 
 def package_version(module: str, distributions: tuple[str, ...]) -> str | None:
-    """Version of an installed module, or None. Reads package metadata instead of importing, so the
-    doctor stays fast and quiet (importing TensorFlow takes seconds and logs to stderr)."""
+    """Version of an installed module, or None.
+
+    Reads package metadata instead of importing, so the doctor stays fast and quiet (importing
+    TensorFlow takes seconds and logs to stderr).
+    """
     if module == "tensorrt":  # tensorrt-stubs leave an importable folder of .pyi files
         from edgefer.engines.trt_module import tensorrt_installed
 
@@ -81,8 +87,10 @@ def gpu_identity(index: int = 0) -> GpuIdentity | None:
 
 
 def _nvidia_smi_identity(index: int) -> GpuIdentity | None:
-    """GPU ``index`` from ``nvidia-smi`` (its own numbering: by PCI bus, as CUDA's default is not),
-    or None when it is absent, fails or lists no such GPU."""
+    """GPU ``index`` from ``nvidia-smi``, or None when it is absent, fails or lists no such GPU.
+
+    The index is nvidia-smi's own numbering: by PCI bus, as CUDA's default is not.
+    """
     if shutil.which("nvidia-smi") is None:
         return None
     try:

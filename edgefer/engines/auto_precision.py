@@ -48,8 +48,11 @@ DEFAULT_CALLS = 300
 
 @dataclass(frozen=True)
 class Candidate:
-    """One precision as ``auto`` saw it: where it is, its median latency, its accuracy drop, and
-    whether it may be chosen (``note`` says why not)."""
+    """One precision as ``auto`` saw it.
+
+    Where it is, its median latency, its accuracy drop, and whether it may be chosen (``note`` says
+    why not).
+    """
 
     precision: str
     path: str | None
@@ -177,8 +180,11 @@ def load_choice(path: Path) -> AutoChoice | None:
 def time_engines(
     engines: dict[str, Any], calls: int, rounds: int = 10, warmup: int = 10
 ) -> dict[str, float]:
-    """Median ms per call of each engine on one fixed batch-1 input: the benchmark's own interleaved
-    rounds (:mod:`edgefer.bench.measure`), so drift in machine load falls on every engine alike."""
+    """Median ms per call of each engine on one fixed batch-1 input.
+
+    Measured in the benchmark's own interleaved rounds (:mod:`edgefer.bench.measure`), so drift in
+    machine load falls on every engine alike.
+    """
     from edgefer.bench.measure import Task, interleave, warm_up
 
     if not engines:
@@ -316,8 +322,11 @@ def describe(choice: AutoChoice) -> str:
 def auto_from_bench(
     rows: list[dict[str, Any]], max_drop: float = AUTO_MAX_DROP
 ) -> list[dict[str, Any]]:
-    """What ``auto`` picks from a benchmark's own rows (batch-1 median, drop vs FP32), per backend
-    that has an FP32 row: the same rule as :func:`choose_precision`, on the benchmark's measurement."""
+    """What ``auto`` picks from a benchmark's own rows, per backend that has an FP32 row.
+
+    The rows give the batch-1 median and the drop vs FP32; the rule is the same as
+    :func:`choose_precision`, applied to the benchmark's measurement.
+    """
     picks = []
     for backend in ("onnxruntime", "tensorrt"):
         mine = [r for r in rows if r.get("backend") == backend and r.get("precision") in CANDIDATES]

@@ -92,9 +92,12 @@ class BuildRejectedError(EdgeferError):
 def _calibration(
     calib: CalibrationSet | str | Path | None, meta: dict[str, Any], min_calib: int, progress: Any
 ) -> tuple[CalibrationSet, str, Path | None]:
-    """The set to calibrate on: the one given; else the set shipped for the model's preprocessing;
-    else one built from the training data and kept under ``calibration/`` (named by spec digest,
-    size and seed) for the next build."""
+    """The set to calibrate on.
+
+    The one given; else the set shipped for the model's preprocessing; else one built from the
+    training data and kept under ``calibration/`` (named by spec digest, size and seed) for the next
+    build.
+    """
     from edgefer.onnx_meta import spec_of
 
     if isinstance(calib, CalibrationSet):

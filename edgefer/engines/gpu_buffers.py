@@ -72,8 +72,10 @@ class DeviceBuffers(abc.ABC):
 
     @abc.abstractmethod
     def device_info(self) -> GpuIdentity:
-        """The device in use, by the same query as :func:`binding_identity` (what a plan's sidecar
-        records, and what the engine cache key holds)."""
+        """The device in use, by the same query as :func:`binding_identity`.
+
+        That query is what a plan's sidecar records, and what the engine cache key holds.
+        """
 
     @abc.abstractmethod
     def _release(self) -> None:
@@ -186,8 +188,11 @@ class CudaPythonBuffers(DeviceBuffers):
 
 
 class PycudaBuffers(DeviceBuffers):
-    """pycuda driver API on the device's primary context (the one TensorRT's runtime API uses),
-    pushed around each call so any thread may use the buffers; no ``pycuda.autoinit``."""
+    """pycuda driver API on the device's primary context; no ``pycuda.autoinit``.
+
+    The primary context is the one TensorRT's runtime API uses; it is pushed around each call so any
+    thread may use the buffers.
+    """
 
     backend = "pycuda"
 
@@ -283,7 +288,7 @@ def _cudart_identity(cudart: ModuleType, index: int) -> GpuIdentity:
 
 
 def _pycuda_identity(cuda: ModuleType, device: Any) -> GpuIdentity:
-    """pycuda's one query of a ``Device``: its name and compute capability."""
+    """Pycuda's one query of a ``Device``: its name and compute capability."""
     try:
         major, minor = device.compute_capability()
         return GpuIdentity(_device_name(device.name()), f"{major}.{minor}")
@@ -292,9 +297,10 @@ def _pycuda_identity(cuda: ModuleType, device: Any) -> GpuIdentity:
 
 
 def binding_identity(index: int = 0) -> GpuIdentity:
-    """Device ``index`` asked through the binding :func:`make_buffers` picks (cuda-python, else
-    pycuda), by the same query the buffers' :meth:`DeviceBuffers.device_info` makes, so a GPU
-    is named here as the plan's sidecar names it.
+    """Device ``index`` asked through the binding :func:`make_buffers` picks.
+
+    That binding is cuda-python, else pycuda; the query is the same one the buffers'
+    :meth:`DeviceBuffers.device_info` makes, so a GPU is named here as the plan's sidecar names it.
 
     Raises :class:`NoCudaBindingError` when neither binding imports, and an
     :class:`EdgeferError` (or whatever the binding raises) when it cannot reach the device.
@@ -343,8 +349,10 @@ def available_bindings() -> list[str]:
 
 
 def make_buffers(device: int = 0, backend: str | None = None) -> DeviceBuffers:
-    """Buffers on ``device`` through cuda-python if it imports, else pycuda, else an
-    :class:`EdgeferError` saying what to install."""
+    """Buffers on ``device`` through cuda-python if it imports, else pycuda.
+
+    Raises an :class:`EdgeferError` saying what to install when neither imports.
+    """
     found = available_bindings()
     if backend is not None and backend not in found:
         raise EdgeferError(f"{backend} is not installed here; found: {found or 'none'}")

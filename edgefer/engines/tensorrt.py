@@ -68,8 +68,10 @@ Profile = dict[str, tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]]
 
 def machine_expectations(trt: TensorRT, buffers: DeviceBuffers) -> dict[str, str]:
     """The sidecar keys this machine decides: a plan loads only on its TensorRT version and GPU.
-    The GPU is named by the query that wrote it into the sidecar at build time (and that the
-    engine cache key holds), so the same device always matches itself."""
+
+    The GPU is named by the query that wrote it into the sidecar at build time (and that the engine
+    cache key holds), so the same device always matches itself.
+    """
     return {
         "runtime": "tensorrt",
         "runtime_version": tensorrt_version(trt),
@@ -91,8 +93,11 @@ def _check_qdq(onnx_path: Path, report: dict[str, Any]) -> None:
 def _parse(
     trt: TensorRT, builder: tensorrt.Builder, plan: BuildPlan, onnx_path: Path
 ) -> tuple[tensorrt.INetworkDefinition, tensorrt.OnnxParser]:
-    """The network of ``onnx_path``, parsed from the file so external weights next to it resolve,
-    and its parser, which owns the weights the network points at: keep it until the build ends."""
+    """The network of ``onnx_path`` and its parser.
+
+    The network is parsed from the file so external weights next to it resolve; the parser owns the
+    weights the network points at: keep it until the build ends.
+    """
     flags = 0
     for name in plan.network_flags:
         flags |= 1 << int(network_flag(trt, name))
@@ -147,9 +152,12 @@ def _add_calibrator(
 
 
 def _timing_cache(config: tensorrt.IBuilderConfig, path: Path | None) -> None:
-    """Start from the tactic timings in ``path`` when it exists. A cache made by another TensorRT
-    or GPU (a plan rebuilt after an upgrade meets one) only loses its speed-up: warn, start a new
-    one, which replaces the file after the build. A refused new cache is an error."""
+    """Start from the tactic timings in ``path`` when it exists.
+
+    A cache made by another TensorRT or GPU (a plan rebuilt after an upgrade meets one) only loses its
+    speed-up: warn, start a new one, which replaces the file after the build. A refused new cache is
+    an error.
+    """
     data = path.read_bytes() if path is not None and path.is_file() else b""
     if data and not config.set_timing_cache(
         config.create_timing_cache(data), ignore_mismatch=False
@@ -180,9 +188,10 @@ def build_trt_engine(
     calib_batch: int = 8,
     source_sha256: str | None = None,
 ) -> dict[str, Any]:
-    """Parse ``onnx_path``, build a plan for batches 1..``max_batch`` and write it atomically to
-    ``output`` with its sidecar; returns the sidecar record. ``calib`` is a calibration set, used
-    by the legacy calibrator (``use_calibrator``, 8.5-10) and recorded by its digest.
+    """Parse ``onnx_path``, build a plan and write it atomically to ``output`` with its sidecar.
+
+    The plan covers batches 1..``max_batch``; returns the sidecar record. ``calib`` is a calibration
+    set, used by the legacy calibrator (``use_calibrator``, 8.5-10) and recorded by its digest.
 
     ``source_sha256`` names the model the parsed graph was made from (the FP32 export behind a
     Q/DQ or FP16 graph); the sidecar keeps it as ``source_onnx_sha256`` and the parsed file's own
@@ -288,8 +297,11 @@ class TrtEngine(Engine):
         buffers: DeviceBuffers | None = None,
         sidecar: dict[str, Any] | None = None,
     ) -> None:
-        """Open ``path``: its sidecar must match this machine's TensorRT and GPU (and ``expected``)
-        unless an already verified ``sidecar`` is given. Takes ownership of ``buffers``."""
+        """Open ``path``, taking ownership of ``buffers``.
+
+        Its sidecar must match this machine's TensorRT and GPU (and ``expected``) unless an already
+        verified ``sidecar`` is given.
+        """
         trt = import_tensorrt()
         trt_caps(tensorrt_version(trt))
         self.path = Path(path)
@@ -366,9 +378,11 @@ def open_trt_engine(
     rebuild_on_mismatch: bool = False,
     rebuild: Callable[[], Any] | None = None,
 ) -> TrtEngine:
-    """Load ``path`` after checking its sidecar against this machine's TensorRT version and GPU
-    (plus ``expected``: source hash, precision, shapes, calibration hash); refuse a mismatch, or
-    call ``rebuild()`` once with ``rebuild_on_mismatch``."""
+    """Load ``path`` after checking its sidecar against this machine's TensorRT version and GPU.
+
+    The check also covers ``expected`` (source hash, precision, shapes, calibration hash). Refuse a
+    mismatch, or call ``rebuild()`` once with ``rebuild_on_mismatch``.
+    """
     trt = import_tensorrt()
     buffers = make_buffers()
     try:

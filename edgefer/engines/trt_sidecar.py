@@ -24,10 +24,13 @@ def engine_metadata(
     outputs: dict[str, TensorSpec],
     where: str,
 ) -> dict[str, Any]:
-    """A plan's edgefer metadata in the one shape every :class:`~edgefer.engines.base.Engine`
-    exposes: what the parsed ONNX embedded (recorded by the builder as ``onnx_metadata``), checked
-    against the plan's tensors, with the plan's own precision. A plan from a foreign ONNX gets
-    the assumed metadata ONNX Runtime would give it (or the same refusal)."""
+    """A plan's edgefer metadata in the one shape every engine exposes.
+
+    That is the shape every :class:`~edgefer.engines.base.Engine` exposes: what the parsed ONNX
+    embedded (recorded by the builder as ``onnx_metadata``), checked against the plan's tensors, with
+    the plan's own precision. A plan from a foreign ONNX gets the assumed metadata ONNX Runtime would
+    give it (or the same refusal).
+    """
     from edgefer.onnx_meta import METADATA_KEY, parse_metadata, resolve_metadata
 
     recorded = sidecar.get("onnx_metadata")
@@ -40,8 +43,11 @@ def engine_metadata(
 
 
 def calibration_hash(calib: Any, metadata: dict[str, Any]) -> str | None:
-    """Digest of the calibration set behind this build: the set passed in, else the one a Q/DQ
-    ONNX records in its ``edgefer`` metadata (``quantization.calibration_digest``), else None."""
+    """Digest of the calibration set behind this build, or None.
+
+    The set passed in, else the one a Q/DQ ONNX records in its ``edgefer`` metadata
+    (``quantization.calibration_digest``), else None.
+    """
     if calib is not None:
         return str(calib.digest)
     entry = metadata.get("edgefer")
@@ -59,9 +65,11 @@ def engine_sidecar_expectations(
     gpu_name: str,
     compute_capability: str,
 ) -> dict[str, Any]:
-    """The keys a cached engine must match to be loaded instead of rebuilt. A TensorRT plan is
-    tied to the exact TensorRT version and GPU model, and means nothing for another source model,
-    precision, profile or calibration set."""
+    """The keys a cached engine must match to be loaded instead of rebuilt.
+
+    A TensorRT plan is tied to the exact TensorRT version and GPU model, and means nothing for another
+    source model, precision, profile or calibration set.
+    """
     return {
         "source_onnx_sha256": source_onnx_sha256,
         "precision": precision,
@@ -81,8 +89,11 @@ def check_engine_sidecar(sidecar: dict[str, Any], expected: dict[str, Any]) -> l
 
 
 def verify_engine_file(path: str | Path, expected: dict[str, Any]) -> dict[str, Any]:
-    """Read the engine's sidecar (hash-checked, so a truncated plan is caught) and refuse it when a
-    key differs, saying what and how to rebuild. Returns the sidecar."""
+    """Read the engine's sidecar and refuse it when a key differs. Returns the sidecar.
+
+    The sidecar is hash-checked, so a truncated plan is caught; a refusal says what differs and how
+    to rebuild.
+    """
     path = Path(path)
     sidecar = read_sidecar(path)
     if sidecar.get("runtime") != "tensorrt":
@@ -115,8 +126,10 @@ def ensure_engine(
     rebuild_on_mismatch: bool = False,
     rebuild: Callable[[], Any] | None = None,
 ) -> dict[str, Any]:
-    """Sidecar of a usable engine at ``path``: verified, or rebuilt once by ``rebuild()`` when
-    allowed (a missing, truncated or mismatched engine), then verified again."""
+    """Sidecar of a usable engine at ``path``: verified, or rebuilt once and verified again.
+
+    It is rebuilt by ``rebuild()`` only when allowed (a missing, truncated or mismatched engine).
+    """
     try:
         return verify_engine_file(path, expected)
     except EdgeferError:

@@ -22,8 +22,11 @@ from edgefer.media import read_audio
 
 
 class AudioRing:
-    """Fixed-capacity float32 ring of the most recent samples; thread-safe (one writer thread, any
-    readers). Memory is allocated once, so a run of any length holds it flat."""
+    """Fixed-capacity float32 ring of the most recent samples.
+
+    Thread-safe (one writer thread, any readers). Memory is allocated once, so a run of any length
+    holds it flat.
+    """
 
     def __init__(self, seconds: float = 4.0, sample_rate: int = 16000) -> None:
         self.sample_rate = int(sample_rate)

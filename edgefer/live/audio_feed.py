@@ -76,8 +76,11 @@ class AudioFeed:
         return self.silence is not None and self.silence.silent
 
     def start(self, strict: bool) -> str | None:
-        """Start recording. Not ``strict`` (``--mic auto``), a microphone that will not start is no
-        microphone: it is dropped and the event to report is returned; ``strict`` re-raises."""
+        """Start recording.
+
+        Not ``strict`` (``--mic auto``), a microphone that will not start is no microphone: it is dropped
+        and the event to report is returned; ``strict`` re-raises.
+        """
         if self.audio is None:
             return None
         try:
@@ -114,7 +117,7 @@ class AudioFeed:
                 advance(timestamp)  # the sound follows the frames' media time
 
     def listen(self, timestamp: float) -> tuple[VoiceInput | None, str | None]:
-        """This tick's voice input (None without audio) and the silence watch's notice, if any."""
+        """The tick's voice input (None without audio) and the silence watch's notice, if any."""
         voice = self.voice.update() if self.voice is not None else None
         notice = None
         if self.silence is not None and voice is not None and self.audio is not None:

@@ -38,9 +38,11 @@ Callback = Callable[[np.ndarray, int, Any, Any], None]
 
 
 class StreamLike(Protocol):
-    """The part of ``sounddevice.InputStream`` we use; it calls ``callback(indata, frames, time,
-    status)`` with ``indata`` float32 (frames, channels), and ``finished_callback()`` once inactive.
-    A stream may also carry ``samplerate`` (the rate it really records at; the one asked otherwise).
+    """The part of ``sounddevice.InputStream`` we use.
+
+    It calls ``callback(indata, frames, time, status)`` with ``indata`` float32 (frames, channels),
+    and ``finished_callback()`` once inactive. A stream may also carry ``samplerate`` (the rate it
+    really records at; the one asked otherwise).
     """
 
     @property
@@ -211,8 +213,10 @@ class MicrophoneSource:
             self._failure = f"{self.name} stopped recording (device lost?)"
 
     def _drain_resampler(self) -> None:
-        """Write the few ms the resampler holds back (its filter delay) once no block follows:
-        they are recorded audio, and with them the ring equals resampling the whole recording."""
+        """Write the few ms the resampler holds back (its filter delay) once no block follows.
+
+        They are recorded audio, and with them the ring equals resampling the whole recording.
+        """
         resampler, self._resampler = self._resampler, None
         if resampler is not None:
             with contextlib.suppress(Exception):  # runs on PortAudio's thread: never raise

@@ -35,7 +35,8 @@ def csi_pipeline(
 ) -> str:
     """The nvarguscamerasrc pipeline for a Jetson CSI camera, ending in BGR frames for OpenCV.
 
-    ``drop=1 max-buffers=1`` on the appsink keeps GStreamer from queueing stale frames too."""
+    ``drop=1 max-buffers=1`` on the appsink keeps GStreamer from queueing stale frames too.
+    """
     return (
         f"nvarguscamerasrc sensor-id={sensor_id} ! "
         f"video/x-raw(memory:NVMM), width={width}, height={height}, framerate={fps}/1, "
@@ -46,10 +47,13 @@ def csi_pipeline(
 
 
 def open_video_source(spec: str, **options: Any) -> VideoSource:
-    """Open ``--camera SPEC``: ``0`` or ``/dev/video0`` (device), a file path, ``rtsp://``,
-    ``http(s)://``, ``csi://N[?width=&height=&fps=&flip=]`` (Jetson). Devices, URLs and CSI cameras
-    are live (reconnected when they drop); files end at EOF. ``options`` go to :class:`VideoSource`
-    (``paced``, ``loop``, ``on_event``, back-off). Raises EdgeferError naming the problem."""
+    """Open ``--camera SPEC``: a device, a file, a URL or a Jetson CSI camera.
+
+    ``SPEC`` is ``0`` or ``/dev/video0`` (device), a file path, ``rtsp://``, ``http(s)://``, or
+    ``csi://N[?width=&height=&fps=&flip=]`` (Jetson). Devices, URLs and CSI cameras are live
+    (reconnected when they drop); files end at EOF. ``options`` go to :class:`VideoSource`
+    (``paced``, ``loop``, ``on_event``, back-off). Raises EdgeferError naming the problem.
+    """
     spec = str(spec).strip()
     if not spec:
         raise EdgeferError("empty video source: give a camera index, a file, or a URL")

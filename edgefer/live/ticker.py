@@ -75,8 +75,10 @@ class Ticker:
         self.shown = Shown()
 
     def infer(self, frame: Frame) -> tuple[Route | None, str | None]:
-        """Run one inference tick; updates :attr:`shown`. Returns the route and, when nothing could
-        be predicted, why."""
+        """Run one inference tick; updates :attr:`shown`.
+
+        Returns the route and, when nothing could be predicted, why.
+        """
         timer = self.timer
         self.feed.follow(frame.timestamp)
         primary = next(iter(self.face_specs.values()), None)
@@ -108,8 +110,11 @@ class Ticker:
         return route, None
 
     def masked(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
-        """With ``--synthetic-mask``, the frame with a mask on each face box (the last tick's:
-        the detector then sees the masked face too, as it would a real mask); else the frame."""
+        """With ``--synthetic-mask``, the frame with a mask on each face box; else the frame.
+
+        The boxes are the last tick's: the detector then sees the masked face too, as it would a real
+        mask.
+        """
         return image if self.masker is None else self.masker.apply(image, boxes)
 
     def display_image(self, frame: Frame) -> np.ndarray:

@@ -125,8 +125,10 @@ def json_record(
     extra: Mapping[str, Any] | None = None,
     labels: Sequence[int] | np.ndarray | None = None,
 ) -> str:
-    """One ``--json`` line: timestamp (s), label and probabilities (of the first face), one entry per
-    face when several were scored, the modalities and engine used, and per-stage ms.
+    """One ``--json`` line.
+
+    It holds the timestamp (s), label and probabilities (of the first face), one entry per face when
+    several were scored, the modalities and engine used, and per-stage ms.
 
     probs : (C,), (N, C) for N faces (matching ``boxes``), or None when nothing was predicted.
     labels : the class index shown per face (the smoother's held label); None = argmax of probs.

@@ -1,6 +1,8 @@
-"""Serving edgefer models on NVIDIA Triton: a model repository for the Triton container
-(:mod:`edgefer.serving.repository`), a local server through PyTriton (:mod:`edgefer.serving.server`),
-and the names both share so a remote client needs no local file.
+"""Serving edgefer models on NVIDIA Triton.
+
+A model repository for the Triton container (:mod:`edgefer.serving.repository`), a local server
+through PyTriton (:mod:`edgefer.serving.server`), and the names both share so a remote client needs
+no local file.
 
 A served model carries its edgefer metadata (class names, preprocessing spec, hashes) as the model
 config parameter :data:`METADATA_PARAMETER`, a JSON string: Triton returns it with the model's

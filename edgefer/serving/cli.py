@@ -47,8 +47,10 @@ def serve_command(
         typer.Option(help="tritonserver's own log (default: runs/serve/tritonserver.log)."),
     ] = None,
 ) -> None:
-    """Serve edgefer models from a real Triton Inference Server (PyTriton), with dynamic batching,
-    health and readiness, Prometheus metrics; SIGTERM or Ctrl-C stops it cleanly.
+    """Serve edgefer models from a real Triton Inference Server (PyTriton).
+
+    With dynamic batching, health and readiness, Prometheus metrics; SIGTERM or Ctrl-C stops it
+    cleanly.
 
     Needs `make serve-venv` (PyTriton pins numpy<2): [cyan].venv-serve/bin/edgefer serve[/cyan]
 

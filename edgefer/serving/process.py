@@ -32,8 +32,10 @@ def free_port(address: str = "127.0.0.1") -> int:
 
 
 def serve_python() -> Path | None:
-    """The interpreter that can run ``edgefer serve``: this one if it has PyTriton, else
-    ``.venv-serve``'s, else None."""
+    """The interpreter that can run ``edgefer serve``, or None.
+
+    This one if it has PyTriton, else ``.venv-serve``'s, else None.
+    """
     import importlib.util
 
     if importlib.util.find_spec("pytriton") is not None:
@@ -90,8 +92,10 @@ class ServerProcess:
         return self.launch().wait_ready()
 
     def launch(self) -> ServerProcess:
-        """Start the server without waiting for it: several can then start side by side, each
-        waited for later with :meth:`wait_ready`."""
+        """Start the server without waiting for it.
+
+        Several can then start side by side, each waited for later with :meth:`wait_ready`.
+        """
         if self.process is not None:
             raise EdgeferError("this edgefer serve is already running")
         command = [
@@ -110,8 +114,10 @@ class ServerProcess:
         return self
 
     def wait_ready(self) -> ServerProcess:
-        """Wait until the launched server says where it listens (up to ``start_s`` from its
-        launch); fail with its own words if it exits first."""
+        """Wait until the launched server says where it listens.
+
+        Waits up to ``start_s`` from its launch; fails with its own words if it exits first.
+        """
         if self.process is None:
             raise EdgeferError("edgefer serve was not launched")
         deadline = self._launched + self.start_s

@@ -37,8 +37,11 @@ _FILES = {"onnxruntime_onnx": "model.onnx", "tensorrt_plan": "model.plan"}
 
 @dataclass(frozen=True)
 class RepoOptions:
-    """How Triton should batch and place the model (``--max-batch``, ``--max-queue-delay-us``,
-    ``--instances``, ``--kind``), checked once here so a bad value never reaches a written config."""
+    """How Triton should batch and place the model.
+
+    Set by ``--max-batch``, ``--max-queue-delay-us``, ``--instances`` and ``--kind``, and checked once
+    here so a bad value never reaches a written config.
+    """
 
     max_batch: int = 8
     max_queue_delay_us: int = 100
@@ -67,8 +70,10 @@ class _Plan:
 
 
 def _pb() -> tuple[Any, Any]:
-    """(model_config_pb2, text_format), imported only here: they come with tritonclient, which the
-    rest of edgefer does not need."""
+    """(model_config_pb2, text_format), imported only here.
+
+    They come with tritonclient, which the rest of edgefer does not need.
+    """
     try:
         from google.protobuf import text_format
         from tritonclient.grpc import model_config_pb2
@@ -80,8 +85,11 @@ def _pb() -> tuple[Any, Any]:
 
 
 def _graph(onnx_path: Path) -> tuple[dict[str, TensorSpec], dict[str, TensorSpec], dict[str, Any]]:
-    """(inputs, outputs, metadata) of an exported ONNX; refused unless axis 0 of every tensor is the
-    batch, since Triton's ``max_batch_size`` supplies that axis itself."""
+    """(inputs, outputs, metadata) of an exported ONNX.
+
+    Refused unless axis 0 of every tensor is the batch, since Triton's ``max_batch_size`` supplies
+    that axis itself.
+    """
     from edgefer.onnx_meta import graph_specs, load_onnx, model_metadata, resolve_metadata
 
     model = load_onnx(onnx_path)
@@ -114,8 +122,10 @@ def model_config(
     options: RepoOptions,
     kind: str | None = None,
 ) -> Any:
-    """The ``ModelConfig`` message of one model (see the module docstring for what it holds);
-    ``kind`` overrides ``options.kind`` (a plan runs only on a GPU)."""
+    """The ``ModelConfig`` message of one model (see the module docstring for what it holds).
+
+    ``kind`` overrides ``options.kind`` (a plan runs only on a GPU).
+    """
     pb, _ = _pb()
     config = pb.ModelConfig(name=name, platform=platform, max_batch_size=options.max_batch)
     for spec in inputs.values():
@@ -156,9 +166,12 @@ def _check_name(name: str) -> str:
 
 
 def _claim_folder(folder: Path, file_name: str, source: Path, force: bool) -> None:
-    """Make ``folder`` ours to write: empty, absent, or already serving these very bytes (so a
-    re-run with other options updates the config); another model there needs ``force``, which
-    removes it whole so no stale version folder stays behind."""
+    """Make ``folder`` ours to write.
+
+    It must be empty, absent, or already serving these very bytes (so a re-run with other options
+    updates the config); another model there needs ``force``, which removes it whole so no stale
+    version folder stays behind.
+    """
     if not folder.exists() or (folder.is_dir() and not any(folder.iterdir())):
         return
     served = folder / "1" / file_name
@@ -177,8 +190,10 @@ def _claim_folder(folder: Path, file_name: str, source: Path, force: bool) -> No
 def _write_model(
     folder: Path, config: Any, file_name: str, source: Path, labels: list[str], force: bool
 ) -> list[Path]:
-    """Write one model folder, each file atomically, the config last: a folder with a config is a
-    complete model."""
+    """Write one model folder, each file atomically, the config last.
+
+    A folder with a config is a complete model.
+    """
     _, text_format = _pb()
     _claim_folder(folder, file_name, source, force)
     target, labels_path, config_path = (
@@ -194,8 +209,11 @@ def _write_model(
 
 
 def _profile_max_batch(record: dict[str, Any]) -> int:
-    """The largest batch the plan's profile admits: the max shapes' batch axis (``profile_shapes``,
-    as build-engine records them), else its ``max_batch``; 0 when the sidecar records neither."""
+    """The largest batch the plan's profile admits.
+
+    That is the max shapes' batch axis (``profile_shapes``, as build-engine records them), else its
+    ``max_batch``; 0 when the sidecar records neither.
+    """
     shapes = record.get("profile_shapes")
     if isinstance(shapes, dict) and shapes:
         try:
@@ -206,8 +224,11 @@ def _profile_max_batch(record: dict[str, Any]) -> int:
 
 
 def _check_plan(plan: Path, onnx_path: Path, options: RepoOptions) -> _Plan:
-    """Refuse a plan that Triton could not serve as this model at ``options.max_batch``: not a
-    TensorRT plan from build-engine, built from another ONNX, or a profile smaller than the batch."""
+    """Refuse a plan that Triton could not serve as this model at ``options.max_batch``.
+
+    Refused: not a TensorRT plan from build-engine, built from another ONNX, or a profile smaller than
+    the batch.
+    """
     if plan.suffix not in (".plan", ".engine") or not plan.is_file():
         raise EdgeferError(f"--plan takes a TensorRT .plan/.engine from build-engine, got {plan}")
     record = read_sidecar(plan)  # a plan without its sidecar, or a changed one, is refused here
@@ -239,9 +260,11 @@ def write_triton_model(
     plan: str | Path | None = None,
     force: bool = False,
 ) -> list[Path]:
-    """Add one exported ONNX as ``repo/<name>`` (and its TensorRT plan as ``repo/<name>_trt``);
-    return the files written. Everything is checked before the first file is written, so a refused
-    plan leaves the repository as it was."""
+    """Add one exported ONNX as ``repo/<name>`` (and its TensorRT plan as ``repo/<name>_trt``).
+
+    Returns the files written. Everything is checked before the first file is written, so a refused
+    plan leaves the repository as it was.
+    """
     options = options or RepoOptions()
     source = Path(onnx_path)
     if source.suffix != ".onnx" or not source.is_file():
@@ -270,10 +293,12 @@ def write_triton_model(
 
 
 def check_repository(repo: str | Path) -> list[str]:
-    """Problems of every model in ``repo``, one line each (empty: all fine). Each ``config.pbtxt`` is
-    parsed with Triton's own protobuf schema, so a misspelt field is caught here rather than when
-    tritonserver refuses to load it, and compared with the ONNX it serves. A missing repository is
-    an :class:`EdgeferError`."""
+    """Problems of every model in ``repo``, one line each (empty: all fine).
+
+    Each ``config.pbtxt`` is parsed with Triton's own protobuf schema, so a misspelt field is caught
+    here rather than when tritonserver refuses to load it, and compared with the ONNX it serves. A
+    missing repository is an :class:`EdgeferError`.
+    """
     repo = Path(repo)
     if not repo.is_dir():
         raise EdgeferError(f"no model repository at {repo}")
@@ -377,8 +402,11 @@ def _against_onnx(config: Any, onnx: Path, meta: dict[str, Any]) -> list[str]:
 
 
 def _check_plan_config(folder: Path, config: Any, meta: dict[str, Any]) -> list[str]:
-    """A plan model against its profile (recorded in its metadata) and, when the repository holds
-    it, the ONNX model it was built from (``<name>`` beside ``<name>_trt``)."""
+    """A plan model against its profile and the ONNX model it was built from.
+
+    The profile is recorded in its metadata; the ONNX model (``<name>`` beside ``<name>_trt``) is
+    checked only when the repository holds it.
+    """
     problems = []
     profile = int(meta.get("max_batch") or 0)
     if profile and config.max_batch_size > profile:

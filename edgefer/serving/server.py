@@ -124,8 +124,10 @@ def check_port_free(address: str, port: int, what: str) -> None:
 
 
 def _libpython_on_path() -> None:
-    """Triton's Python backend stub links the interpreter's libpython: put its folder on the path
-    the server process inherits."""
+    """Put the folder of the interpreter's libpython on the path the server process inherits.
+
+    Triton's Python backend stub links the interpreter's libpython.
+    """
     libdir = sysconfig.get_config_var("LIBDIR") or ""
     current = os.environ.get("LD_LIBRARY_PATH", "")
     if libdir and libdir not in current.split(":"):
