@@ -144,7 +144,8 @@ def _export_triton(
     """
     import tempfile
 
-    from edgefer.serving.repository import RepoOptions, check_repository, write_triton_model
+    from edgefer.serving.repository import RepoOptions, write_triton_model
+    from edgefer.serving.repository_check import check_repository
 
     if repo is None:
         raise EdgeferError("--format triton writes a model repository: give it with -o REPO")

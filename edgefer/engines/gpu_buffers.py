@@ -21,8 +21,8 @@ from typing import Any, cast
 
 import numpy as np
 
+from edgefer.device_identity import GpuIdentity
 from edgefer.errors import EdgeferError
-from edgefer.platform_info import GpuIdentity
 
 INSTALL_HINT = (
     "no CUDA Python bindings: pip install 'edgefer[trt]' (cuda-python), or pycuda "

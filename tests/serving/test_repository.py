@@ -19,7 +19,8 @@ from edgefer.engines.trt_sidecar import engine_sidecar_expectations
 from edgefer.errors import EdgeferError
 from edgefer.onnx_meta import graph_specs, load_onnx, model_metadata
 from edgefer.serving import METADATA_PARAMETER
-from edgefer.serving.repository import RepoOptions, check_repository, write_triton_model
+from edgefer.serving.repository import RepoOptions, write_triton_model
+from edgefer.serving.repository_check import check_repository
 from edgefer.shipped import shipped_path
 from tests.cli_helpers import error_lines, run_cli
 
