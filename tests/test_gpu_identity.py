@@ -147,9 +147,9 @@ def test_cache_key_and_sidecar_name_the_bindings_gpu_on_a_jetson_without_nvidia_
     assert side["gpu"] == ["Orin", "8.7"]  # the key's GPU field, as the sidecar records it
     assert (side["gpu_name"], side["compute_capability"]) == ("Orin", "8.7")
     key_fields = {k: side[k] for k in KEY_FIELDS}
-    # The key's runtime version is read from package metadata, which the TensorRT stand-in has not
-    # (the builder's sidecar records the module's own version over it): the key's, here.
-    key_fields["runtime_version"] = runtime_version("tensorrt")
+    # One TensorRT identity too: the key's version is the module's own, as the sidecar records it
+    # (the stand-in, like a JetPack install, has no package metadata).
+    assert runtime_version("tensorrt") == side["runtime_version"]
     assert cache_key(key_fields) == built.cache_key == side["cache_key"]
     with open_trt_engine(built.path) as engine:  # the load-time check agrees with the build's
         assert engine.sidecar["gpu_name"] == "Orin"

@@ -14,9 +14,9 @@ from typing import Any
 from edgefer.engines.artifact import sidecar_path
 from edgefer.engines.base import Engine
 from edgefer.engines.kinds import AUTO, BACKENDS, backend_of_suffix, known_suffixes
-from edgefer.engines.trt_module import tensorrt_installed
+from edgefer.engines.trt_module import import_tensorrt, tensorrt_installed, tensorrt_version
 from edgefer.errors import EdgeferError
-from edgefer.platform_info import has_gpu, package_version
+from edgefer.platform_info import has_gpu
 
 
 def resolve_backend(backend: str) -> str:
@@ -40,7 +40,12 @@ def runtime_version(backend: str) -> str:
         from edgefer.engines.onnxruntime import runtime_version as ort_version
 
         return ort_version()
-    return package_version("tensorrt", ("tensorrt", "tensorrt-cu12", "tensorrt-libs")) or "?"
+    # The module's own version, as the builder records it in the plan's sidecar: package metadata
+    # is missing on a JetPack install (TensorRT comes from apt there), and the key and the sidecar
+    # must name one TensorRT the same way.
+    if not tensorrt_installed():
+        return "?"
+    return tensorrt_version(import_tensorrt())
 
 
 def open_engine(path: str | Path, threads: int | None = None, **options: Any) -> Engine:
